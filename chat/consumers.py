@@ -1,0 +1,154 @@
+"""The WebSocket endpoint ws/chat/<room>/: parse a frame, call a service, send the answer.
+
+Live frames for the room do not pass through here: chat.fanout writes them straight to
+this socket's ASGI send.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import Error as DatabaseError
+
+from . import protocol, selectors, services
+from .errors import ChatError
+from .fanout import Connection, get_fanout
+from .models import Room
+
+log = logging.getLogger("chat")
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    # No per-socket channel-layer channel: the process's fan-out holds the only one.
+    channel_layer_alias = "__fanout_only__"
+
+    room: Room
+    conn: Connection | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first closes stale DB connections in a thread hop; every
+        # database call here goes through database_sync_to_async, which does that itself.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is not None:
+            await handler(message)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        slug = protocol.normalize_slug(self.scope["url_route"]["kwargs"].get("room"))
+        if slug is None or user is None or not user.is_authenticated or not user.is_active:
+            await self.close()  # before accept: the handshake gets HTTP 403
+            return
+        self.user = user
+        try:
+            room = await services.open_room.acall(slug=slug, user=user)
+        except DatabaseError:
+            log.exception("cannot open room %s", slug)
+            await self.close()
+            return
+        if room is None:
+            await self.close()
+            return
+        self.room = room
+        await self.accept()
+        self.conn = Connection(room.slug, user.pk, self.base_send)
+        await get_fanout().join(self.conn, self._send_welcome)
+        log.info("connect room=%s user=%s", room.slug, user.get_username())
+
+    def _since(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        value = (query.get("since") or [""])[0]
+        return int(value) if value.isdigit() else None
+
+    async def _send_welcome(self) -> int:
+        frame, last_seq = await database_sync_to_async(_welcome)(
+            self.room, self.user.get_username(), self._since()
+        )
+        await self.send(text_data=frame)
+        return last_seq
+
+    async def disconnect(self, code: int) -> None:
+        if self.conn is not None:
+            await get_fanout().leave(self.conn)
+            log.info(
+                "disconnect room=%s user=%s code=%s",
+                self.room.slug,
+                self.user.get_username(),
+                code,
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            command = protocol.parse_frame(text_data, bytes_data)
+            if isinstance(command, protocol.Post):
+                await self._post(command)
+            elif isinstance(command, protocol.History):
+                await self._history(command)
+            else:
+                await self.send(text_data=protocol.PONG)
+        except ChatError as err:
+            await self.send(text_data=protocol.error_frame(err))
+        except DatabaseError:
+            log.exception("database error room=%s", self.room.slug)
+            await self.send(text_data=protocol.error_frame(_unavailable()))
+        except Exception:
+            # A bug of ours must not become a 1011 close for the client's frame.
+            log.exception("failed to handle a frame room=%s", self.room.slug)
+            await self.send(text_data=protocol.error_frame(_unavailable()))
+
+    async def _post(self, command: protocol.Post) -> None:
+        try:
+            result = await services.post_message.acall(
+                room=self.room, user=self.user, body=command.body, client_id=command.client_id
+            )
+        except ChatError as err:
+            if command.client_id is not None:
+                err.extra.setdefault("client_id", command.client_id)
+            raise
+        except DatabaseError:
+            log.exception("post failed room=%s", self.room.slug)
+            raise ChatError(
+                "unavailable",
+                "The message could not be stored; retry with the same client_id.",
+                **({"client_id": command.client_id} if command.client_id else {}),
+            ) from None
+        if not result.created:
+            # A resend: only the sender hears of it again.
+            await self.send(text_data=result.frame)
+
+    async def _history(self, command: protocol.History) -> None:
+        if command.after is not None:
+            page = database_sync_to_async(selectors.messages_after)
+            rows, has_more = await page(self.room, command.after, command.limit)
+        else:
+            page = database_sync_to_async(selectors.messages_before)
+            rows, has_more = await page(self.room, command.before, command.limit)
+        await self.send(text_data=protocol.history_frame(rows, has_more))
+
+
+def _welcome(room: Room, username: str, since: int | None) -> tuple[str, int]:
+    last_seq = selectors.last_seq(room.slug) or 0
+    if since is None:
+        rows, has_more = selectors.messages_before(room, None, protocol.WELCOME_PAGE)
+        more_after = None
+    else:
+        rows, more_after = selectors.messages_after(room, since, protocol.RESUME_MAX)
+        has_more = since > 0 or (bool(rows) and rows[0].seq > 1)
+    if rows and rows[-1].seq > last_seq:
+        last_seq = rows[-1].seq  # a post committed between the two reads
+    frame = protocol.welcome_frame(
+        room=room,
+        username=username,
+        last_seq=last_seq,
+        messages=rows,
+        has_more=has_more,
+        has_more_after=more_after,
+    )
+    return frame, last_seq
+
+
+def _unavailable() -> ChatError:
+    return ChatError("unavailable", "The server could not handle that; please retry.")

@@ -1,0 +1,277 @@
+"""Fan-out inside the process: one channel-layer subscription per room per process.
+
+The Channels tutorial puts every socket in the room's group, so every recipient costs a
+channel-layer delivery, a consumer dispatch (with a database clean-up hop) and a JSON
+encode. Here each server process holds one channel, joins a room's group once while it has
+sockets in that room, and forwards the ready text of each event to its local sockets'
+ASGI `send`.
+
+It also keeps delivery in seq order with no gaps (docs/protocol.md, "Order"): a room's
+`cursor` is the highest seq delivered to its local sockets; an event past cursor + 1 means
+the ones between were published late or lost (channel layers deliver at most once), so
+they are read from the database, which has them (a seq is only taken after the previous
+one committed). Events at or below the cursor are dropped as already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from . import protocol, selectors
+
+log = logging.getLogger("chat.fanout")
+
+Event = tuple[str, dict[str, Any]]  # (group, channel-layer message)
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+FILL_BATCH = 200
+RETRY_SECONDS = (0.1, 0.5, 1, 2, 5)
+
+
+def room_group(slug: str) -> str:
+    return f"room.{slug}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+# --- events (built by chat.services, the only publisher) --------------------------------
+
+
+def message_event(slug: str, seq: int, text: str) -> Event:
+    """A new message: delivered in seq order."""
+    return room_group(slug), {"type": "chat.message", "room": slug, "seq": seq, "text": text}
+
+
+def room_event(slug: str, text: str) -> Event:
+    """Any other frame for everyone in the room (deletions, room changes...)."""
+    return room_group(slug), {"type": "chat.room", "room": slug, "text": text}
+
+
+def close_event(*, code: int, user_id: int | None = None, room: str | None = None) -> Event:
+    """Close sockets: a user's in one room, a user's everywhere (room None), or a whole room
+    (user_id None)."""
+    if room is None and user_id is None:
+        raise ValueError("close_event needs a user or a room")
+    group = room_group(room) if room is not None else user_group(user_id)  # type: ignore[arg-type]
+    return group, {"type": "chat.close", "room": room, "user_id": user_id, "code": code}
+
+
+async def publish(events: list[Event]) -> None:
+    """Send events to their groups. A failure is logged, not raised: the write already
+    committed, and clients recover anything missed from the database."""
+    layer = get_channel_layer()
+    for group, message in events:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            log.warning("publish to %s failed; clients will catch up from history", group)
+
+
+# --- the receiving side -----------------------------------------------------------------
+
+
+class Connection:
+    """One local socket in a room."""
+
+    __slots__ = ("last_seq", "room", "send", "user_id")
+
+    def __init__(self, room: str, user_id: int, send: Send) -> None:
+        self.room = room
+        self.user_id = user_id
+        self.send = send
+        self.last_seq = 0  # highest seq this socket has been sent
+
+
+class RoomFeed:
+    __slots__ = ("conns", "cursor", "lock", "slug")
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.conns: set[Connection] = set()
+        self.cursor: int | None = None  # None: not subscribed
+        # Held while delivering and while a socket joins, so a joining socket gets its
+        # welcome before any live frame and the room's frames go out in order.
+        self.lock = asyncio.Lock()
+
+
+class Fanout:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.rooms: dict[str, RoomFeed] = {}
+        self.users: dict[int, set[Connection]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _start(self) -> None:
+        if self._task is None:
+            self.channel = await self.layer.new_channel()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def join(self, conn: Connection, welcome: Callable[[], Awaitable[int]]) -> None:
+        """Add a socket to its room. `welcome` sends the welcome frame and returns the last
+        seq it covered; it runs with the room's deliveries held back."""
+        await self._start()
+        while True:
+            feed = self.rooms.setdefault(conn.room, RoomFeed(conn.room))
+            async with feed.lock:
+                if self.rooms.get(conn.room) is not feed:
+                    continue  # emptied and removed while we waited: take the new one
+                try:
+                    if feed.cursor is None:
+                        await self.layer.group_add(room_group(conn.room), self.channel)
+                    conn.last_seq = await welcome()
+                    if feed.cursor is None:
+                        feed.cursor = conn.last_seq
+                    feed.conns.add(conn)
+                finally:
+                    if not feed.conns:
+                        await self._drop_feed(feed)
+                break
+        mine = self.users.setdefault(conn.user_id, set())
+        if not mine:
+            await self.layer.group_add(user_group(conn.user_id), self.channel)
+        mine.add(conn)
+
+    async def leave(self, conn: Connection) -> None:
+        feed = self.rooms.get(conn.room)
+        if feed is not None and conn in feed.conns:
+            async with feed.lock:
+                feed.conns.discard(conn)
+                if not feed.conns:
+                    await self._drop_feed(feed)
+        mine = self.users.get(conn.user_id)
+        if mine is not None and conn in mine:
+            mine.discard(conn)
+            if not mine:
+                del self.users[conn.user_id]
+                await self._discard(user_group(conn.user_id))
+
+    async def _drop_feed(self, feed: RoomFeed) -> None:
+        # Called with feed.lock held, so a join waiting on it re-subscribes after us.
+        if feed.cursor is not None:
+            feed.cursor = None
+            await self._discard(room_group(feed.slug))
+        if self.rooms.get(feed.slug) is feed:
+            del self.rooms[feed.slug]
+
+    async def _discard(self, group: str) -> None:
+        try:
+            await self.layer.group_discard(group, self.channel)
+        except Exception:
+            log.warning("group_discard %s failed", group)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                log.warning("channel layer receive failed; retrying in %ss", delay)
+                failures += 1
+                await asyncio.sleep(delay)
+                await self._resubscribe()
+                continue
+            if failures:
+                failures = 0
+            try:
+                await self._handle(event)
+            except Exception:
+                log.exception("fan-out of %s failed", event.get("type"))
+
+    async def _resubscribe(self) -> None:
+        """After the layer failed: join the groups again and deliver from the database
+        whatever was posted meanwhile."""
+        try:
+            for slug, feed in list(self.rooms.items()):
+                await self.layer.group_add(room_group(slug), self.channel)
+                async with feed.lock:
+                    await self._fill(feed, before=None)
+            for user_id in list(self.users):
+                await self.layer.group_add(user_group(user_id), self.channel)
+        except Exception:
+            log.warning("resubscribe failed; will retry")
+
+    async def _handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        feed = self.rooms.get(event.get("room") or "")
+        if kind == "chat.message":
+            if feed is not None:
+                async with feed.lock:
+                    await self._deliver(feed, event["seq"], event["text"])
+        elif kind == "chat.room":
+            if feed is not None:
+                async with feed.lock:
+                    await self._send_all(feed, {"type": "websocket.send", "text": event["text"]})
+        elif kind == "chat.close":
+            await self._close(event)
+
+    async def _deliver(self, feed: RoomFeed, seq: int, text: str) -> None:
+        if feed.cursor is None or seq <= feed.cursor:
+            return
+        if seq > feed.cursor + 1:
+            await self._fill(feed, before=seq)
+        await self._send_message(feed, seq, text)
+
+    async def _fill(self, feed: RoomFeed, before: int | None) -> None:
+        """Deliver from the database what lies between the cursor and `before`."""
+        while feed.cursor is not None and (before is None or feed.cursor + 1 < before):
+            rows = await database_sync_to_async(selectors.messages_in_range)(
+                feed.slug, feed.cursor, before, FILL_BATCH
+            )
+            if not rows:
+                return
+            for message in rows:
+                await self._send_message(feed, message.seq, protocol.message_frame(message))
+
+    async def _send_message(self, feed: RoomFeed, seq: int, text: str) -> None:
+        feed.cursor = seq
+        frame = {"type": "websocket.send", "text": text}
+        for conn in tuple(feed.conns):
+            if conn.last_seq < seq:  # a socket that joined later already has it
+                conn.last_seq = seq
+                await conn.send(frame)
+
+    async def _send_all(self, feed: RoomFeed, frame: dict[str, Any]) -> None:
+        for conn in tuple(feed.conns):
+            await conn.send(frame)
+
+    async def _close(self, event: dict[str, Any]) -> None:
+        room, user_id = event.get("room"), event.get("user_id")
+        if room is not None:
+            feed = self.rooms.get(room)
+            targets = [
+                c for c in (feed.conns if feed else ()) if user_id is None or c.user_id == user_id
+            ]
+        else:
+            targets = list(self.users.get(user_id, ()))
+        frame = {"type": "websocket.close", "code": event["code"]}
+        for conn in targets:
+            await conn.send(frame)
+            await self.leave(conn)
+
+
+_instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_fanout() -> Fanout:
+    """The fan-out of the running event loop (one per server process; tests get a fresh one
+    with each loop)."""
+    loop = asyncio.get_running_loop()
+    fanout = _instances.get(loop)
+    if fanout is None:
+        fanout = _instances[loop] = Fanout()
+    return fanout

@@ -1,0 +1,186 @@
+"""The wire protocol (docs/protocol.md): parsing client frames and building server frames.
+
+Every frame the server sends is built here, once, as text; the broadcast path only ever
+forwards that text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from .errors import ChatError, bad_request
+
+if TYPE_CHECKING:
+    from .models import Message, Room
+
+SLUG_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
+CLIENT_ID_MAX = 64
+HISTORY_DEFAULT = 50
+HISTORY_MAX = 100
+WELCOME_PAGE = 50
+RESUME_MAX = 500
+
+
+def normalize_slug(raw: object) -> str | None:
+    """The room slug for `raw` (lowercased), or None when it is not a valid slug."""
+    if isinstance(raw, str) and SLUG_RE.fullmatch(raw):
+        return raw.lower()
+    return None
+
+
+# --- client to server -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    body: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    before: int | None
+    after: int | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+Command = Post | History | Ping
+
+
+def parse_frame(text: str | None, data: bytes | None = None) -> Command:
+    """Parse one client frame. Raises ChatError (with the client_id, if any) when it is bad."""
+    if text is None:
+        raise bad_request("Binary frames are not supported; send text.")
+    limit = settings.CHAT_MAX_FRAME_BYTES
+    if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise ChatError("too_long", f"A frame may be at most {limit} bytes.")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        # Plain text (or any JSON that is not an object) is a message, exactly as typed.
+        return Post(body=text)
+    client_id = obj.get("client_id")
+    try:
+        return _parse_command(obj)
+    except ChatError as err:
+        if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX:
+            err.extra.setdefault("client_id", client_id)
+        raise
+
+
+def _parse_command(obj: dict[str, Any]) -> Command:
+    kind = obj.get("type")
+    if kind == "message":
+        body = obj.get("body")
+        if not isinstance(body, str):
+            raise bad_request('"body" must be a string.')
+        client_id = obj.get("client_id")
+        if client_id is not None and not (
+            isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX
+        ):
+            raise bad_request(f'"client_id" must be a string of 1 to {CLIENT_ID_MAX} characters.')
+        return Post(body=body, client_id=client_id)
+    if kind == "history":
+        before, after = obj.get("before"), obj.get("after")
+        if before is not None and after is not None:
+            raise bad_request('Give "before" or "after", not both.')
+        for name, value in (("before", before), ("after", after)):
+            if value is not None and not _is_int(value, minimum=0):
+                raise bad_request(f'"{name}" must be a whole number of 0 or more.')
+        limit = obj.get("limit", HISTORY_DEFAULT)
+        if not _is_int(limit, minimum=1) or limit > HISTORY_MAX:
+            raise bad_request(f'"limit" must be a whole number from 1 to {HISTORY_MAX}.')
+        return History(before=before, after=after, limit=limit)
+    if kind == "ping":
+        return Ping()
+    if not isinstance(kind, str):
+        raise bad_request('A command needs a "type".')
+    raise bad_request(f"Unknown command type {kind[:40]!r}.")
+
+
+def _is_int(value: object, *, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+# --- server to client -------------------------------------------------------------------
+
+
+def encode(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="microseconds") if value is not None else None
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """A message object. The author must be loaded (select_related) already."""
+    deleted = message.deleted_at is not None
+    data: dict[str, Any] = {
+        "seq": message.seq,
+        "user": message.author.get_username(),
+        "body": "" if deleted else message.body,
+        "ts": _ts(message.created_at),
+    }
+    if message.client_id is not None:
+        data["client_id"] = message.client_id
+    data["edited_ts"] = _ts(message.edited_at)
+    data["deleted"] = deleted
+    return data
+
+
+def room_data(room: Room) -> dict[str, Any]:
+    return {"slug": room.slug, "title": room.title}
+
+
+def message_frame(message: Message) -> str:
+    return encode({"type": "message", "message": message_data(message)})
+
+
+def welcome_frame(
+    *,
+    room: Room,
+    username: str,
+    last_seq: int,
+    messages: Iterable[Message],
+    has_more: bool,
+    has_more_after: bool | None = None,
+) -> str:
+    frame: dict[str, Any] = {
+        "type": "welcome",
+        "room": room_data(room),
+        "user": username,
+        "last_seq": last_seq,
+        "messages": [message_data(m) for m in messages],
+        "has_more": has_more,
+    }
+    if has_more_after is not None:
+        frame["has_more_after"] = has_more_after
+    return encode(frame)
+
+
+def history_frame(messages: Iterable[Message], has_more: bool) -> str:
+    return encode(
+        {"type": "history", "messages": [message_data(m) for m in messages], "has_more": has_more}
+    )
+
+
+def error_frame(err: ChatError) -> str:
+    return encode({"type": "error", "code": err.code, "detail": err.detail, **err.extra})
+
+
+PONG = encode({"type": "pong"})

@@ -1,0 +1,55 @@
+"""Reads. Message pages are keyset queries on the (room, seq) index: no OFFSET, so a page
+costs the same at the end of a room of a million messages as of a thousand."""
+
+from __future__ import annotations
+
+from django.db.models import F, QuerySet
+
+from .models import Message, Room
+
+Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
+
+
+def get_room(slug: str) -> Room | None:
+    return Room.objects.filter(slug=slug).first()
+
+
+def _messages(room: Room) -> QuerySet[Message]:
+    return Message.objects.filter(room_id=room.pk).select_related("author")
+
+
+def messages_before(room: Room, before: int | None, limit: int) -> Page:
+    """The `limit` messages just below seq `before` (the latest when None), oldest first."""
+    qs = _messages(room)
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    rows = list(qs.order_by("-seq")[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, has_more
+
+
+def messages_after(room: Room, after: int, limit: int) -> Page:
+    """The first `limit` messages above seq `after`, oldest first."""
+    rows = list(_messages(room).filter(seq__gt=after).order_by("seq")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def rooms_with_stats() -> QuerySet[Room]:
+    """Rooms for the room list, most recently active first. `last_seq` is the message count
+    (deleted messages keep their seq)."""
+    return Room.objects.order_by(F("last_activity").desc(nulls_last=True), "slug")
+
+
+def messages_in_range(slug: str, after: int, before: int | None, limit: int) -> list[Message]:
+    """Messages of room `slug` with after < seq < before (no upper bound when None), oldest
+    first, at most `limit`. Used to fill gaps on the broadcast path."""
+    qs = Message.objects.filter(room__slug=slug, seq__gt=after).select_related("author")
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    return list(qs.order_by("seq")[:limit])
+
+
+def last_seq(slug: str) -> int | None:
+    return Room.objects.filter(slug=slug).values_list("last_seq", flat=True).first()

@@ -1,0 +1,98 @@
+"""Shared fixtures: users, logged-in WebSocket communicators over the real ASGI app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+TIMEOUT = 5
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> None:
+    """A new channel layer per test: the in-memory one binds queues to the test's loop."""
+    channel_layers.backends = {}
+
+
+def make_user(username: str, password: str = "pw-for-tests-123", **extra: Any):
+    return get_user_model().objects.create_user(username=username, password=password, **extra)
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+class Chat:
+    """A WebsocketCommunicator that speaks JSON frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.comm = communicator
+
+    async def connect(self) -> tuple[bool, int | None]:
+        return await self.comm.connect(timeout=TIMEOUT)
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.comm.send_to(text_data=text)
+
+    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        return json.loads(await self.comm.receive_from(timeout=timeout))
+
+    async def recv_type(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next frame, which must be of type `kind`."""
+        frame = await self.recv(timeout)
+        assert frame["type"] == kind, frame
+        return frame
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.comm.receive_nothing(timeout=timeout)
+
+    async def close(self) -> None:
+        await self.comm.disconnect()
+
+
+@pytest.fixture
+async def open_chat(transactional_db) -> AsyncIterator[Callable[..., Any]]:
+    """open_chat(user, room, since=None, origin="http://localhost") -> connected Chat
+    (welcome not yet read), or raises AssertionError if the handshake was refused."""
+    from chatsite.asgi import application
+
+    opened: list[Chat] = []
+
+    async def _open(
+        user=None,
+        room: str = "lobby",
+        *,
+        since: int | None = None,
+        origin: str | None = "http://localhost",
+        expect_refused: bool = False,
+    ) -> Chat:
+        headers = []
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if user is not None:
+            cookie = await database_sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+        path = f"/ws/chat/{room}/" + (f"?since={since}" if since is not None else "")
+        chat = Chat(WebsocketCommunicator(application, path, headers=headers))
+        connected, _ = await chat.connect()
+        if expect_refused:
+            assert not connected, "the handshake should have been refused"
+            return chat
+        assert connected, "the handshake was refused"
+        opened.append(chat)
+        return chat
+
+    yield _open
+    for chat in opened:
+        await chat.close()
