@@ -96,3 +96,30 @@ async def open_chat(transactional_db) -> AsyncIterator[Callable[..., Any]]:
     yield _open
     for chat in opened:
         await chat.close()
+
+
+@pytest.fixture
+def live_env(tmp_path):
+    """Environment for server processes on a fresh, migrated SQLite file."""
+    from tests.live import base_env, manage
+
+    env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}")
+    manage(env, "migrate", "--noinput")
+    return env
+
+
+@pytest.fixture
+def live_server_factory(live_env, tmp_path):
+    """live_server_factory(env=None) -> started LiveServer; all are stopped at the end."""
+    from tests.live import LiveServer
+
+    servers: list[LiveServer] = []
+
+    def start(env: dict[str, str] | None = None) -> LiveServer:
+        server = LiveServer(env or live_env, tmp_path / f"daphne-{len(servers)}.log").start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
