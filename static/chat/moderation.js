@@ -1,0 +1,1 @@
+// Placeholder: the moderation helper owns this file (room-page moderation controls).
