@@ -45,16 +45,16 @@ class Chat:
         text = frame if isinstance(frame, str) else json.dumps(frame)
         await self.comm.send_to(text_data=text)
 
-    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109
         return json.loads(await self.comm.receive_from(timeout=timeout))
 
-    async def recv_type(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+    async def recv_type(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109
         """The next frame, which must be of type `kind`."""
         frame = await self.recv(timeout)
         assert frame["type"] == kind, frame
         return frame
 
-    async def nothing(self, timeout: float = 0.2) -> bool:
+    async def nothing(self, timeout: float = 0.2) -> bool:  # noqa: ASYNC109
         return await self.comm.receive_nothing(timeout=timeout)
 
     async def close(self) -> None:
@@ -123,3 +123,15 @@ def live_server_factory(live_env, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """SQLite tests run on a file, as the site does. Django's default in-memory test database
+    shares one cache between threads, and there a second writer fails at once with "table is
+    locked" instead of waiting for the lock as it does on a file (WAL + busy timeout)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")

@@ -20,6 +20,7 @@ import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
 
 
 def free_port() -> int:
@@ -80,8 +81,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-            + ["chatsite.asgi:application"],
+            [*DAPHNE, "-p", str(self.port), "chatsite.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -1,0 +1,486 @@
+"""The WebSocket protocol (docs/protocol.md), frame by frame, over the full ASGI application
+(origin check, session auth, routing) with channels' WebsocketCommunicator."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import connections
+
+from chat import services
+from chat.models import Message, Room
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def user(name: str, **extra):
+    return make_user(name, **extra)
+
+
+@database_sync_to_async
+def seed(slug: str, author, count: int, start: int = 1) -> None:
+    """Post `count` messages "m<start>".. through the one write path."""
+    room = services.create_room(slug=slug, user=author)
+    for i in range(start, start + count):
+        services.post_message(room=room, user=author, body=f"m{i}")
+
+
+@database_sync_to_async
+def stored(slug: str) -> list[tuple[int, str, str | None]]:
+    return list(
+        Message.objects.filter(room__slug=slug)
+        .order_by("seq")
+        .values_list("seq", "body", "client_id")
+    )
+
+
+def seqs(messages: list[dict]) -> list[int]:
+    return [m["seq"] for m in messages]
+
+
+@pytest.fixture
+async def alice(transactional_db):
+    return await user("alice")
+
+
+@pytest.fixture
+async def bob(transactional_db):
+    return await user("bob")
+
+
+# --- handshake --------------------------------------------------------------------------
+
+
+async def test_welcome_in_a_new_room(open_chat, alice):
+    chat = await open_chat(alice, "Lobby")
+    welcome = await chat.recv_type("welcome")
+    assert welcome == {
+        "type": "welcome",
+        "room": {"slug": "lobby", "title": "Lobby"},
+        "user": "alice",
+        "last_seq": 0,
+        "messages": [],
+        "has_more": False,
+    }
+    room = await database_sync_to_async(Room.objects.get)(slug="lobby")
+    assert room.created_by_id == alice.pk
+
+
+async def test_welcome_carries_the_latest_50_oldest_first(open_chat, alice):
+    await seed("lobby", alice, 120)
+    chat = await open_chat(alice, "lobby")
+    welcome = await chat.recv_type("welcome")
+    assert welcome["last_seq"] == 120
+    assert seqs(welcome["messages"]) == list(range(71, 121))
+    assert welcome["has_more"] is True
+    assert "has_more_after" not in welcome
+    first = welcome["messages"][0]
+    assert first["user"] == "alice" and first["body"] == "m71"
+    assert first["edited_ts"] is None and first["deleted"] is False
+    assert first["ts"].endswith("+00:00")
+    assert "client_id" not in first
+
+
+async def test_welcome_with_exactly_50_has_no_more(open_chat, alice):
+    await seed("lobby", alice, 50)
+    welcome = await (await open_chat(alice, "lobby")).recv_type("welcome")
+    assert seqs(welcome["messages"]) == list(range(1, 51))
+    assert welcome["has_more"] is False
+
+
+async def test_anonymous_is_refused(open_chat, transactional_db):
+    await open_chat(None, "lobby", expect_refused=True)
+    assert await database_sync_to_async(Room.objects.count)() == 0  # nothing leaked or made
+
+
+async def test_inactive_user_is_refused(open_chat, transactional_db):
+    carol = await user("carol", is_active=False)
+    await open_chat(carol, "lobby", expect_refused=True)
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost.evil.com"])
+async def test_foreign_origin_is_refused(open_chat, alice, origin):
+    await open_chat(alice, "lobby", origin=origin, expect_refused=True)
+
+
+async def test_missing_origin_is_refused(open_chat, alice):
+    await open_chat(alice, "lobby", origin=None, expect_refused=True)
+
+
+@pytest.mark.parametrize("slug", ["", "a" * 51, "caf%C3%A9", "a.b", "a%20b", "%2E%2E"])
+async def test_bad_slug_is_refused(open_chat, alice, slug):
+    await open_chat(alice, slug, expect_refused=True)
+    assert await database_sync_to_async(Room.objects.count)() == 0
+
+
+async def test_unknown_path_is_refused(alice):
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+    from tests.conftest import session_cookie
+
+    cookie = await database_sync_to_async(session_cookie)(alice)
+    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())]
+    for path in ("/ws/other/", "/ws/chat/a/b/", "/"):
+        comm = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await comm.connect()
+        assert not connected, path
+
+
+async def test_unknown_room_refused_when_auto_create_is_off(open_chat, alice, settings):
+    settings.CHAT_AUTO_CREATE_ROOMS = False
+    await open_chat(alice, "nowhere", expect_refused=True)
+    assert await database_sync_to_async(Room.objects.count)() == 0
+    await seed("existing", alice, 1)
+    welcome = await (await open_chat(alice, "existing")).recv_type("welcome")
+    assert welcome["last_seq"] == 1
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+async def test_json_message_is_stored_and_echoed_to_the_sender(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "message", "body": "  hi  ", "client_id": "c-1"})
+    frame = await chat.recv_type("message")
+    msg = frame["message"]
+    assert msg["seq"] == 1 and msg["user"] == "alice" and msg["body"] == "hi"
+    assert msg["client_id"] == "c-1" and msg["deleted"] is False and msg["edited_ts"] is None
+    assert await stored("lobby") == [(1, "hi", "c-1")]
+
+
+@pytest.mark.parametrize(
+    "text", ["Hello, world!", "42", '"a JSON string"', "[1, 2, 3]", "null", "{not json", "true"]
+)
+async def test_non_object_text_frames_are_messages_with_the_raw_text(open_chat, alice, text):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send(text)
+    frame = await chat.recv_type("message")
+    assert frame["message"]["body"] == text
+    assert "client_id" not in frame["message"]
+    assert await stored("lobby") == [(1, text, None)]
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n\t"])
+async def test_empty_body(open_chat, alice, body):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "message", "body": body, "client_id": "c-e"})
+    error = await chat.recv_type("error")
+    assert error["code"] == "empty" and error["client_id"] == "c-e" and error["detail"]
+    await chat.send("   ")  # a blank plain-text frame, too
+    error = await chat.recv_type("error")
+    assert error["code"] == "empty" and "client_id" not in error
+    assert await stored("lobby") == []
+
+
+async def test_too_long_body_echoes_the_client_id(open_chat, alice, settings):
+    settings.CHAT_MAX_MESSAGE_LENGTH = 20
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "message", "body": "x" * 21, "client_id": "c-long"})
+    error = await chat.recv_type("error")
+    assert error["code"] == "too_long" and error["client_id"] == "c-long"
+    assert "20" in error["detail"]
+    await chat.send({"type": "message", "body": "x" * 20, "client_id": "c-ok"})
+    assert (await chat.recv_type("message"))["message"]["seq"] == 1
+    assert await stored("lobby") == [(1, "x" * 20, "c-ok")]
+
+
+async def test_default_body_limit_is_4000(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "message", "body": "x" * 4001})
+    assert (await chat.recv_type("error"))["code"] == "too_long"
+    await chat.send({"type": "message", "body": "x" * 4000})
+    assert len((await chat.recv_type("message"))["message"]["body"]) == 4000
+
+
+async def test_frame_over_64_kib_is_too_long_and_the_connection_stays(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    big = json.dumps({"type": "message", "body": "x" * (64 * 1024), "client_id": "c-big"})
+    await chat.send(big)
+    error = await chat.recv_type("error")
+    assert error["code"] == "too_long"
+    await chat.send("é" * (33 * 1024))  # 66 KiB of UTF-8 in 33 K characters
+    assert (await chat.recv_type("error"))["code"] == "too_long"
+    await chat.send({"type": "ping"})
+    await chat.recv_type("pong")
+    assert await stored("lobby") == []
+
+
+async def test_resend_of_a_client_id_answers_the_sender_only(open_chat, alice, bob):
+    a = await open_chat(alice)
+    b = await open_chat(bob)
+    await a.recv_type("welcome")
+    await b.recv_type("welcome")
+    await a.send({"type": "message", "body": "once", "client_id": "c-1"})
+    first = await a.recv_type("message")
+    assert (await b.recv_type("message")) == first
+    await a.send({"type": "message", "body": "once", "client_id": "c-1"})
+    again = await a.recv_type("message")
+    assert again == first
+    assert await b.nothing()
+    assert await stored("lobby") == [(1, "once", "c-1")]
+
+
+async def test_binary_frame_is_bad_request_and_the_connection_stays(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.comm.send_to(bytes_data=b"\x00\x01hello")
+    assert (await chat.recv_type("error"))["code"] == "bad_request"
+    await chat.send("still here")
+    assert (await chat.recv_type("message"))["message"]["body"] == "still here"
+
+
+@pytest.mark.parametrize(
+    ("frame", "echo"),
+    [
+        ({"type": "shout", "body": "x", "client_id": "c-u"}, "c-u"),  # unknown type
+        ({"body": "x", "client_id": "c-m"}, "c-m"),  # missing type
+        ({"type": 7}, None),
+        ({"type": "message"}, None),  # no body
+        ({"type": "message", "body": 5, "client_id": "c-n"}, "c-n"),  # non-string body
+        ({"type": "message", "body": None}, None),
+        ({"type": "message", "body": ["x"]}, None),
+        ({"type": "message", "body": "x", "client_id": ""}, None),  # bad client_ids
+        ({"type": "message", "body": "x", "client_id": "c" * 65}, None),
+        ({"type": "message", "body": "x", "client_id": 12}, None),
+    ],
+)
+async def test_malformed_commands_are_bad_request(open_chat, alice, frame, echo):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send(frame)
+    error = await chat.recv_type("error")
+    assert error["code"] == "bad_request" and error["detail"]
+    assert error.get("client_id") == echo
+    assert await stored("lobby") == []
+    await chat.send({"type": "ping"})
+    await chat.recv_type("pong")
+
+
+async def test_client_id_of_64_characters_is_accepted(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "message", "body": "x", "client_id": "c" * 64})
+    assert (await chat.recv_type("message"))["message"]["client_id"] == "c" * 64
+
+
+async def test_ping_pong(open_chat, alice):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "ping"})
+    pong = await chat.recv_type("pong")
+    assert pong["type"] == "pong"
+
+
+# --- broadcast --------------------------------------------------------------------------
+
+
+async def test_two_connections_in_a_room_both_receive_and_another_room_nothing(
+    open_chat, alice, bob
+):
+    a = await open_chat(alice, "lobby")
+    b = await open_chat(bob, "lobby")
+    other = await open_chat(bob, "elsewhere")
+    for chat in (a, b, other):
+        await chat.recv_type("welcome")
+    await b.send({"type": "message", "body": "from bob", "client_id": "b-1"})
+    await a.send("from alice")
+    for chat in (a, b):
+        first = await chat.recv_type("message")
+        second = await chat.recv_type("message")
+        assert [first["message"]["seq"], second["message"]["seq"]] == [1, 2]
+        assert {first["message"]["body"], second["message"]["body"]} == {"from bob", "from alice"}
+    assert await other.nothing(0.3)
+    assert await stored("elsewhere") == []
+
+
+async def test_same_user_on_two_sockets_gets_each_message_once(open_chat, alice):
+    a1 = await open_chat(alice)
+    a2 = await open_chat(alice)
+    await a1.recv_type("welcome")
+    await a2.recv_type("welcome")
+    await a1.send("one")
+    for chat in (a1, a2):
+        assert (await chat.recv_type("message"))["message"]["seq"] == 1
+        assert await chat.nothing()
+
+
+async def test_a_later_joiner_gets_history_in_welcome_then_live(open_chat, alice, bob):
+    a = await open_chat(alice)
+    await a.recv_type("welcome")
+    await a.send("before bob")
+    await a.recv_type("message")
+    b = await open_chat(bob)
+    welcome = await b.recv_type("welcome")
+    assert [m["body"] for m in welcome["messages"]] == ["before bob"]
+    await a.send("after bob")
+    assert (await b.recv_type("message"))["message"]["seq"] == 2
+    assert await b.nothing()
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+async def test_history_before_and_after(open_chat, alice):
+    await seed("lobby", alice, 120)
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+
+    await chat.send({"type": "history", "before": 71})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(21, 71)) and page["has_more"] is True
+    await chat.send({"type": "history", "before": 21, "limit": 100})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(1, 21)) and page["has_more"] is False
+    await chat.send({"type": "history", "before": 11, "limit": 10})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(1, 11)) and page["has_more"] is False
+    await chat.send({"type": "history", "before": 1})
+    page = await chat.recv_type("history")
+    assert page["messages"] == [] and page["has_more"] is False
+
+    await chat.send({"type": "history", "after": 0, "limit": 100})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(1, 101)) and page["has_more"] is True
+    await chat.send({"type": "history", "after": 100, "limit": 100})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(101, 121)) and page["has_more"] is False
+    await chat.send({"type": "history", "after": 110, "limit": 10})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == list(range(111, 121)) and page["has_more"] is False
+    await chat.send({"type": "history", "after": 120})
+    page = await chat.recv_type("history")
+    assert page == {"type": "history", "messages": [], "has_more": False}
+    # Neither: the latest page.
+    await chat.send({"type": "history", "limit": 5})
+    page = await chat.recv_type("history")
+    assert seqs(page["messages"]) == [116, 117, 118, 119, 120] and page["has_more"] is True
+    assert page["messages"][-1]["body"] == "m120"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "history", "before": 5, "limit": 0},
+        {"type": "history", "before": 5, "limit": 101},
+        {"type": "history", "before": 5, "limit": "10"},
+        {"type": "history", "before": 5, "limit": 1.5},
+        {"type": "history", "before": 5, "limit": True},
+        {"type": "history", "before": 5, "limit": None},
+        {"type": "history", "before": -1},
+        {"type": "history", "after": "3"},
+        {"type": "history", "after": 2.0},
+        {"type": "history", "before": 10, "after": 2},
+    ],
+)
+async def test_bad_history_commands(open_chat, alice, frame):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send(frame)
+    error = await chat.recv_type("error")
+    assert error["code"] == "bad_request" and error["detail"]
+    await chat.send({"type": "ping"})
+    await chat.recv_type("pong")
+
+
+# --- resume -----------------------------------------------------------------------------
+
+
+async def test_resume_with_since(open_chat, alice):
+    await seed("lobby", alice, 30)
+    chat = await open_chat(alice, since=25)
+    welcome = await chat.recv_type("welcome")
+    assert seqs(welcome["messages"]) == [26, 27, 28, 29, 30]
+    assert welcome["has_more_after"] is False
+    assert welcome["has_more"] is True  # older ones exist
+    assert welcome["last_seq"] == 30
+
+    up_to_date = await open_chat(alice, since=30)
+    welcome = await up_to_date.recv_type("welcome")
+    assert welcome["messages"] == [] and welcome["has_more_after"] is False
+
+    from_start = await open_chat(alice, since=0)
+    welcome = await from_start.recv_type("welcome")
+    assert seqs(welcome["messages"]) == list(range(1, 31)) and welcome["has_more"] is False
+
+
+async def test_resume_of_more_than_500_pages_through_history_after(open_chat, alice):
+    await seed("lobby", alice, 620)
+    chat = await open_chat(alice, since=10)
+    welcome = await chat.recv_type("welcome")
+    assert seqs(welcome["messages"]) == list(range(11, 511))
+    assert welcome["has_more_after"] is True
+    assert welcome["last_seq"] == 620
+    got = seqs(welcome["messages"])
+    more = True
+    while more:
+        await chat.send({"type": "history", "after": got[-1], "limit": 100})
+        page = await chat.recv_type("history")
+        got += seqs(page["messages"])
+        more = page["has_more"]
+    assert got == list(range(11, 621))
+
+
+async def test_live_messages_after_a_resume_continue_from_last_seq(open_chat, alice, bob):
+    await seed("lobby", alice, 3)
+    b = await open_chat(bob, since=1)
+    assert seqs((await b.recv_type("welcome"))["messages"]) == [2, 3]
+    a = await open_chat(alice)
+    await a.recv_type("welcome")
+    await a.send("live")
+    assert (await b.recv_type("message"))["message"]["seq"] == 4
+    assert await b.nothing()
+
+
+# --- the database fails -----------------------------------------------------------------
+
+
+@pytest.fixture
+def short_db_timeout(monkeypatch):
+    """New database connections wait at most 0.3 s for SQLite's write lock (the site waits
+    20 s), so a held lock makes a write fail quickly."""
+    db = connections["default"].settings_dict
+    if db["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("locks the SQLite file")
+    monkeypatch.setitem(db["OPTIONS"], "timeout", 0.3)
+    return db["NAME"]
+
+
+async def test_unavailable_when_the_database_is_locked(open_chat, alice, bob, short_db_timeout):
+    a = await open_chat(alice)
+    b = await open_chat(bob)
+    await a.recv_type("welcome")
+    await b.recv_type("welcome")
+    # Another process-like connection holds the write lock past the timeout.
+    blocker = sqlite3.connect(short_db_timeout, timeout=5, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        await a.send({"type": "message", "body": "important", "client_id": "c-1"})
+        error = await a.recv_type("error", timeout=10)
+        assert error["code"] == "unavailable" and error["client_id"] == "c-1"
+        assert await b.nothing(0.3)  # nothing was broadcast
+        await a.send({"type": "ping"})  # the socket is still served
+        await a.recv_type("pong")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await stored("lobby") == []
+    await a.send({"type": "message", "body": "important", "client_id": "c-1"})
+    for chat in (a, b):
+        msg = (await chat.recv_type("message"))["message"]
+        assert (msg["seq"], msg["body"], msg["client_id"]) == (1, "important", "c-1")
+    await a.send({"type": "message", "body": "important", "client_id": "c-1"})
+    assert (await a.recv_type("message"))["message"]["seq"] == 1
+    assert await b.nothing()
+    assert await stored("lobby") == [(1, "important", "c-1")]

@@ -1,0 +1,164 @@
+"""chat.services.post_message: the one write path for messages."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from chat import services
+from chat.errors import ChatError
+from chat.models import Message, Room
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def alice():
+    return make_user("alice")
+
+
+@pytest.fixture
+def room(alice):
+    return services.create_room(slug="lobby", user=alice)
+
+
+def stored(room: Room) -> list[tuple[int, str, str | None]]:
+    return list(
+        Message.objects.filter(room=room).order_by("seq").values_list("seq", "body", "client_id")
+    )
+
+
+def test_seqs_are_one_to_n_without_gaps(room, alice):
+    posts = [services.post_message(room=room, user=alice, body=f"m{i}") for i in range(7)]
+    seqs = [p.message.seq for p in posts]
+    assert seqs == [1, 2, 3, 4, 5, 6, 7]
+    assert [s for s, _, _ in stored(room)] == [1, 2, 3, 4, 5, 6, 7]
+    room.refresh_from_db()
+    assert room.last_seq == 7
+    assert room.last_activity is not None
+
+
+def test_seqs_are_per_room(alice):
+    a = services.create_room(slug="a", user=alice)
+    b = services.create_room(slug="b", user=alice)
+    services.post_message(room=a, user=alice, body="1")
+    services.post_message(room=a, user=alice, body="2")
+    assert services.post_message(room=b, user=alice, body="1").message.seq == 1
+
+
+def test_resend_with_known_client_id_stores_nothing_and_returns_the_stored_one(room, alice):
+    first = services.post_message(room=room, user=alice, body="hello", client_id="c-1")
+    assert first.created
+    again = services.post_message(room=room, user=alice, body="hello (edited?)", client_id="c-1")
+    assert not again.created
+    assert again.message.pk == first.message.pk
+    assert again.message.body == "hello"
+    assert again.frame == first.frame
+    assert stored(room) == [(1, "hello", "c-1")]
+    # The next new message still takes the next seq.
+    assert services.post_message(room=room, user=alice, body="x", client_id="c-2").message.seq == 2
+
+
+def test_client_id_is_per_author(room, alice):
+    bob = make_user("bob")
+    services.post_message(room=room, user=alice, body="from alice", client_id="same")
+    theirs = services.post_message(room=room, user=bob, body="from bob", client_id="same")
+    assert theirs.created
+    assert [b for _, b, _ in stored(room)] == ["from alice", "from bob"]
+
+
+def test_body_is_stripped(room, alice):
+    result = services.post_message(room=room, user=alice, body="  \n hi there \t ")
+    assert result.message.body == "hi there"
+    assert '"body":"hi there"' in result.frame
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n\t \r\n"])
+def test_blank_body_is_refused_as_empty(room, alice, body):
+    with pytest.raises(ChatError) as err:
+        services.post_message(room=room, user=alice, body=body, client_id="c")
+    assert err.value.code == "empty"
+    assert stored(room) == []
+
+
+def test_body_over_the_limit_is_refused_as_too_long(room, alice, settings):
+    settings.CHAT_MAX_MESSAGE_LENGTH = 10
+    assert services.post_message(room=room, user=alice, body="x" * 10).message.seq == 1
+    # Surrounding white space does not count.
+    assert services.post_message(room=room, user=alice, body=" " + "y" * 10 + " ").created
+    with pytest.raises(ChatError) as err:
+        services.post_message(room=room, user=alice, body="z" * 11)
+    assert err.value.code == "too_long"
+    assert [b for _, b, _ in stored(room)] == ["x" * 10, "y" * 10]
+
+
+def test_default_limit_is_4000_characters(room, alice):
+    services.post_message(room=room, user=alice, body="é" * 4000)
+    with pytest.raises(ChatError):
+        services.post_message(room=room, user=alice, body="é" * 4001)
+
+
+def test_concurrent_posts_get_unique_gapless_seqs(room, alice):
+    """Several threads (each with its own database connection) post at once: every post
+    gets a distinct seq and together they are 1..N."""
+    threads, per_thread = 4, 15
+    users = [alice] + [make_user(f"user{i}") for i in range(1, threads)]
+    start = threading.Barrier(threads)
+    results: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(user) -> None:
+        try:
+            start.wait(timeout=10)
+            for i in range(per_thread):
+                seq = services.post_message(room=room, user=user, body=f"{user} {i}").message.seq
+                with lock:
+                    results.append(seq)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker, args=(u,)) for u in users]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=60)
+    assert not errors, errors
+    total = threads * per_thread
+    assert sorted(results) == list(range(1, total + 1))
+    assert [s for s, _, _ in stored(room)] == list(range(1, total + 1))
+    room.refresh_from_db()
+    assert room.last_seq == total
+
+
+def test_concurrent_resends_of_one_client_id_store_it_once(room, alice):
+    """The same client_id sent by several threads at once (a client retrying on several
+    sockets) is stored once; every caller gets the same stored message."""
+    threads = 4
+    start = threading.Barrier(threads)
+    seqs: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            r = services.post_message(room=room, user=alice, body="once", client_id="dup")
+            seqs.append(r.message.seq)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert seqs == [1] * threads
+    assert stored(room) == [(1, "once", "dup")]
