@@ -135,3 +135,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+# Browser fixtures (headless Debian Chromium via Playwright): see tests/browser.py.
+from tests.browser import browser, new_page  # noqa: E402, F401

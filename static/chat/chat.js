@@ -1,1 +1,622 @@
-"use strict";
+// The room page's client for the chat wire protocol (docs/protocol.md).
+//
+// What it promises: every message the server stored is shown once, in seq order, however the
+// connection comes and goes. How:
+// - The page holds one contiguous run of seqs [oldest..last]. Anything at or below `last` is a
+//   duplicate; anything above last+1 waits in `ahead` while the gap is fetched with `history`
+//   `after`. Reconnects resume with ?since=<last>.
+// - Sent messages wait in an outbox (sessionStorage, per room) under a client_id until their
+//   echo arrives; they are resent after every reconnect (the server stores a client_id once).
+// - Reconnects back off exponentially with jitter; a ping every 15 s without a pong within 5 s
+//   means the connection is dead even if the socket still looks open.
+// Bodies are only ever put into the page with textContent: the server never sends HTML.
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("chat-config").textContent);
+  const initial = JSON.parse(document.getElementById("chat-initial").textContent);
+
+  const BACKOFF_MIN_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  const HEALTHY_AFTER_MS = 10000; // a connection this old resets the backoff
+  const PING_EVERY_MS = 15000;
+  const PONG_WITHIN_MS = 5000;
+  const PAGE = 50;
+  const GAP_PAGE = 100;
+  const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
+  const STORAGE_KEY = "chat.outbox." + config.room.slug;
+
+  const el = {
+    title: document.getElementById("room-title"),
+    state: document.getElementById("conn-state"),
+    banner: document.getElementById("banner"),
+    scroller: document.getElementById("scroller"),
+    list: document.getElementById("messages"),
+    outbox: document.getElementById("outbox"),
+    olderButton: document.getElementById("load-older"),
+    olderStart: document.getElementById("older-start"),
+    form: document.getElementById("composer"),
+    input: document.getElementById("composer-input"),
+    send: document.getElementById("send"),
+  };
+
+  // --- state -----------------------------------------------------------------------------
+
+  let last = 0; // highest seq shown; every seq in [oldest, last] is shown
+  let oldest = null; // lowest seq shown (null: none yet)
+  let hasMoreBefore = initial.has_more;
+  const shown = new Map(); // seq -> <li>
+  const ahead = new Map(); // seq -> message received beyond a gap
+  let outbox = loadOutbox(); // [{client_id, body, status: "pending"|"failed", reason}]
+
+  let ws = null;
+  let connId = 0; // increases with every socket, so stale callbacks can tell
+  let welcomed = false;
+  let finalState = null; // set when the server told us not to come back
+  let attempt = 0;
+  let everOpened = false;
+  let retryTimer = null;
+  let retryAt = 0;
+  let countdownTimer = null;
+  let healthyTimer = null;
+  let pingTimer = null;
+  let pongTimer = null;
+  let requests = []; // outstanding history requests, in order: "before" | "after"
+  let gapAskedAt = -1; // `last` when the gap was last asked for: one request at a time
+  let loadingOlder = false;
+
+  // --- rendering -------------------------------------------------------------------------
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+  function buildMessage(m) {
+    const li = document.createElement("li");
+    li.className = "msg";
+    li.dataset.seq = String(m.seq);
+    li.dataset.user = m.user;
+    if (m.user === config.username) li.classList.add("mine");
+    const head = document.createElement("div");
+    head.className = "msg-head";
+    const user = document.createElement("span");
+    user.className = "msg-user";
+    user.textContent = m.user;
+    const time = document.createElement("time");
+    time.className = "msg-time";
+    if (m.ts) {
+      const date = new Date(m.ts);
+      time.dateTime = m.ts;
+      time.textContent = timeFormat.format(date);
+      time.title = fullFormat.format(date);
+    }
+    const actions = document.createElement("span");
+    actions.className = "msg-actions";
+    head.append(user, " ", time, actions);
+    const body = document.createElement("div");
+    body.className = "msg-body";
+    li.append(head, body);
+    fillMessage(li, m);
+    return li;
+  }
+
+  function fillMessage(li, m) {
+    const body = li.querySelector(".msg-body");
+    li.classList.toggle("edited", Boolean(m.edited_ts));
+    if (m.deleted) markDeleted(li);
+    else body.textContent = m.body;
+  }
+
+  function markDeleted(li) {
+    li.classList.add("deleted");
+    li.querySelector(".msg-body").textContent = "This message was deleted.";
+  }
+
+  function rendered(li, m) {
+    document.dispatchEvent(new CustomEvent("chat:rendered", { detail: { element: li, message: m } }));
+  }
+
+  function nearBottom() {
+    const s = el.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    el.scroller.scrollTop = el.scroller.scrollHeight;
+  }
+
+  // Append messages above `last` strictly in seq order; park the rest until the gap is filled.
+  function accept(messages) {
+    const stick = nearBottom();
+    let mine = false;
+    for (const m of messages) {
+      settleOutbox(m);
+      if (m.seq <= last) {
+        const li = shown.get(m.seq);
+        if (li) fillMessage(li, m); // a newer view of a shown message (e.g. deleted)
+        continue;
+      }
+      ahead.set(m.seq, m);
+    }
+    while (ahead.has(last + 1)) {
+      const m = ahead.get(last + 1);
+      ahead.delete(last + 1);
+      const li = buildMessage(m);
+      el.list.appendChild(li);
+      shown.set(m.seq, li);
+      last = m.seq;
+      if (oldest === null) oldest = m.seq;
+      if (m.user === config.username) mine = true;
+      rendered(li, m);
+    }
+    if (stick || mine) scrollToBottom();
+    if (ahead.size) askForGap();
+  }
+
+  // Older messages (a `history` `before` page) go on top, keeping the view where it was.
+  function prepend(messages, hasMore) {
+    const before = el.scroller.scrollHeight;
+    const fragment = document.createDocumentFragment();
+    const added = [];
+    for (const m of messages) {
+      if (oldest !== null && m.seq >= oldest) continue;
+      const li = buildMessage(m);
+      fragment.appendChild(li);
+      shown.set(m.seq, li);
+      added.push([li, m]);
+    }
+    el.list.insertBefore(fragment, el.list.firstChild);
+    if (added.length) {
+      oldest = added[0][1].seq;
+      if (last === 0) last = added[added.length - 1][1].seq;
+    }
+    el.scroller.scrollTop += el.scroller.scrollHeight - before;
+    hasMoreBefore = hasMore && added.length > 0;
+    showOlderControls();
+    for (const [li, m] of added) rendered(li, m);
+  }
+
+  function showOlderControls() {
+    el.olderButton.hidden = !hasMoreBefore;
+    el.olderStart.hidden = hasMoreBefore || oldest === null;
+  }
+
+  function setTitle(room) {
+    if (!room || typeof room.title !== "string") return;
+    config.room = Object.assign({}, config.room, room);
+    el.title.textContent = room.title;
+    document.title = room.title + " · Chat";
+  }
+
+  // --- connection state ------------------------------------------------------------------
+
+  function setState(state, text) {
+    el.state.dataset.state = state;
+    el.state.textContent = text;
+  }
+
+  function showBanner(text) {
+    el.banner.textContent = text;
+    el.banner.hidden = false;
+  }
+
+  function updateCountdown() {
+    const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+    setState("reconnecting", "reconnecting in " + seconds + "s");
+  }
+
+  // --- the socket ------------------------------------------------------------------------
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + location.host + config.ws_path + "?since=" + last;
+  }
+
+  function connect() {
+    clearRetry();
+    if (finalState || (ws && ws.readyState <= WebSocket.OPEN)) return;
+    if (!navigator.onLine) {
+      setState("offline", "offline");
+      return;
+    }
+    const id = ++connId;
+    welcomed = false;
+    requests = [];
+    gapAskedAt = -1;
+    setState("connecting", attempt ? "reconnecting…" : "connecting…");
+    let socket;
+    try {
+      socket = new WebSocket(socketUrl());
+    } catch (err) {
+      scheduleReconnect();
+      return;
+    }
+    ws = socket;
+    socket.onopen = function () {
+      if (id !== connId) return;
+      everOpened = true;
+      startHeartbeat(id);
+    };
+    socket.onmessage = function (event) {
+      if (id !== connId) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      if (!frame || typeof frame !== "object") return;
+      handleFrame(frame);
+      document.dispatchEvent(new CustomEvent("chat:frame", { detail: frame }));
+    };
+    socket.onclose = function (event) {
+      if (id !== connId) return;
+      const opened = welcomed;
+      dropSocket();
+      if (event.code === 4403) return stopFor("closed", "You were removed from this room.");
+      if (event.code === 4404) return stopFor("closed", "This room was deleted.");
+      if (!opened && attempt >= 2) checkStillLoggedIn();
+      scheduleReconnect();
+    };
+  }
+
+  // Forget the current socket (closing it if it is still open) and every timer tied to it.
+  function dropSocket() {
+    const socket = ws;
+    ws = null;
+    connId++;
+    welcomed = false;
+    requests = [];
+    clearTimeout(healthyTimer);
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    if (socket && socket.readyState <= WebSocket.OPEN) {
+      try {
+        socket.close();
+      } catch (err) {
+        /* already closing */
+      }
+    }
+    updateComposer();
+  }
+
+  function scheduleReconnect() {
+    if (finalState) return;
+    if (!navigator.onLine) {
+      setState("offline", "offline");
+      return;
+    }
+    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+    const delay = base / 2 + Math.random() * (base / 2); // "equal jitter"
+    attempt++;
+    retryAt = Date.now() + delay;
+    clearRetry();
+    retryTimer = setTimeout(connect, delay);
+    updateCountdown();
+    countdownTimer = setInterval(updateCountdown, 1000);
+  }
+
+  function clearRetry() {
+    clearTimeout(retryTimer);
+    clearInterval(countdownTimer);
+    retryTimer = countdownTimer = null;
+  }
+
+  function reconnectNow() {
+    if (finalState) return;
+    if (ws && welcomed) {
+      ping(); // the socket may be half-open after sleep or a network change: check
+      return;
+    }
+    if (ws) return; // a handshake is under way
+    attempt = 0;
+    connect();
+  }
+
+  function stopFor(state, text) {
+    finalState = state;
+    clearRetry();
+    dropSocket();
+    setState(state, state === "closed" ? "disconnected" : state);
+    showBanner(text);
+    updateComposer();
+  }
+
+  // The handshake keeps failing: if the session is gone, reconnecting cannot help.
+  function checkStillLoggedIn() {
+    // The room list, not this page: a HEAD of a room URL could re-create a deleted room.
+    fetch(document.querySelector(".brand").href, { method: "HEAD", redirect: "manual", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.type === "opaqueredirect") {
+          stopFor("closed", "You are logged out. Log in again to chat.");
+        }
+      })
+      .catch(function () {});
+  }
+
+  function send(frame) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // --- heartbeat -------------------------------------------------------------------------
+
+  function startHeartbeat(id) {
+    clearInterval(pingTimer);
+    pingTimer = setInterval(function () {
+      if (id === connId) ping();
+    }, PING_EVERY_MS);
+  }
+
+  function ping() {
+    if (pongTimer) return; // one outstanding ping at a time
+    if (!send({ type: "ping" })) return;
+    const id = connId;
+    pongTimer = setTimeout(function () {
+      pongTimer = null;
+      if (id !== connId) return;
+      // No pong: the connection is dead even if the socket does not know it yet.
+      dropSocket();
+      scheduleReconnect();
+    }, PONG_WITHIN_MS);
+  }
+
+  // --- frames ----------------------------------------------------------------------------
+
+  function handleFrame(frame) {
+    switch (frame.type) {
+      case "welcome":
+        return onWelcome(frame);
+      case "message":
+        if (frame.message) accept([frame.message]);
+        return;
+      case "history":
+        return onHistory(frame);
+      case "error":
+        return onError(frame);
+      case "pong":
+        clearTimeout(pongTimer);
+        pongTimer = null;
+        return;
+      case "message_deleted": {
+        const li = shown.get(frame.seq);
+        if (li) markDeleted(li);
+        return;
+      }
+      case "room_updated":
+        return setTitle(frame.room);
+    }
+  }
+
+  function onWelcome(frame) {
+    welcomed = true;
+    setState("connected", "connected");
+    el.banner.hidden = true;
+    const id = connId;
+    clearTimeout(healthyTimer);
+    healthyTimer = setTimeout(function () {
+      if (id === connId) attempt = 0;
+    }, HEALTHY_AFTER_MS);
+    setTitle(frame.room);
+    accept(frame.messages || []);
+    if (frame.has_more_after || (frame.last_seq || 0) > last) askForGap(true);
+    updateComposer();
+    flushOutbox();
+  }
+
+  function askForGap(force) {
+    if (!welcomed) return;
+    if (!force && gapAskedAt === last) return; // already asked from here; wait for it
+    gapAskedAt = last;
+    if (send({ type: "history", after: last, limit: GAP_PAGE })) requests.push("after");
+  }
+
+  function onHistory(frame) {
+    const kind = requests.shift();
+    const messages = frame.messages || [];
+    if (kind === "before") {
+      loadingOlder = false;
+      prepend(messages, Boolean(frame.has_more));
+      return;
+    }
+    const before = last;
+    accept(messages);
+    gapAskedAt = -1;
+    // More beyond this page, or still a hole below what we hold: ask again if we progressed.
+    if ((frame.has_more || ahead.size) && last > before) askForGap(true);
+  }
+
+  function onError(frame) {
+    const entry = frame.client_id && outbox.find((e) => e.client_id === frame.client_id);
+    if (entry) {
+      if (FINAL_CODES.has(frame.code)) {
+        entry.status = "failed";
+        entry.reason = frame.detail || frame.code;
+        delete entry.sentOn;
+      } else {
+        // unavailable, rate_limited...: the server stored nothing; try again a bit later.
+        const wait = Math.max(1, Number(frame.retry_after) || 2) * 1000;
+        entry.retryAfter = Date.now() + wait;
+        delete entry.sentOn;
+        setTimeout(flushOutbox, wait + 50);
+      }
+      saveOutbox();
+      renderOutbox();
+      return;
+    }
+    // Our posts always carry a client_id, so an error without one answers a history request.
+    if (!frame.client_id && requests.length) {
+      if (requests.shift() === "before") loadingOlder = false;
+      else gapAskedAt = -1;
+    }
+    if (frame.code === "rate_limited" || frame.code === "forbidden") {
+      showBanner(frame.detail || frame.code);
+    }
+  }
+
+  // --- outbox ----------------------------------------------------------------------------
+
+  function loadOutbox() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "[]");
+      return Array.isArray(stored) ? stored.filter((e) => e && e.client_id && typeof e.body === "string") : [];
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function saveOutbox() {
+    try {
+      const keep = outbox.map((e) => ({ client_id: e.client_id, body: e.body, status: e.status, reason: e.reason }));
+      if (keep.length) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(keep));
+      else sessionStorage.removeItem(STORAGE_KEY);
+    } catch (err) {
+      /* storage full or disabled: the outbox still works for this page */
+    }
+  }
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // A stored message whose client_id is in the outbox is that entry's echo: retire it.
+  function settleOutbox(m) {
+    if (!m.client_id || m.user !== config.username) return;
+    const index = outbox.findIndex((e) => e.client_id === m.client_id);
+    if (index < 0) return;
+    outbox.splice(index, 1);
+    saveOutbox();
+    renderOutbox();
+  }
+
+  function flushOutbox() {
+    if (!welcomed) return;
+    const now = Date.now();
+    for (const entry of outbox) {
+      if (entry.status !== "pending" || entry.sentOn === connId) continue;
+      if (entry.retryAfter && entry.retryAfter > now) continue;
+      if (!send({ type: "message", body: entry.body, client_id: entry.client_id })) return;
+      entry.sentOn = connId;
+      delete entry.retryAfter;
+    }
+  }
+
+  function renderOutbox() {
+    const stick = nearBottom();
+    el.outbox.replaceChildren();
+    for (const entry of outbox) {
+      const li = document.createElement("li");
+      li.className = "outbox-item " + entry.status;
+      li.dataset.clientId = entry.client_id;
+      const head = document.createElement("div");
+      head.className = "msg-head";
+      const user = document.createElement("span");
+      user.className = "msg-user";
+      user.textContent = config.username;
+      const status = document.createElement("span");
+      status.className = "status";
+      status.textContent = entry.status === "failed" ? "not sent: " + entry.reason : "sending…";
+      head.append(user, status);
+      if (entry.status === "failed") {
+        const discard = document.createElement("button");
+        discard.type = "button";
+        discard.className = "link-button discard";
+        discard.textContent = "Dismiss";
+        discard.addEventListener("click", function () {
+          outbox = outbox.filter((e) => e !== entry);
+          saveOutbox();
+          renderOutbox();
+        });
+        head.append(discard);
+      }
+      const body = document.createElement("div");
+      body.className = "msg-body";
+      body.textContent = entry.body;
+      li.append(head, body);
+      el.outbox.appendChild(li);
+    }
+    if (stick) scrollToBottom();
+  }
+
+  function submit() {
+    const body = el.input.value.trim();
+    if (!body || finalState) return;
+    outbox.push({ client_id: newClientId(), body: body, status: "pending" });
+    saveOutbox();
+    renderOutbox();
+    el.input.value = "";
+    resizeInput();
+    scrollToBottom();
+    flushOutbox();
+  }
+
+  function updateComposer() {
+    el.send.disabled = Boolean(finalState);
+    el.input.disabled = Boolean(finalState);
+  }
+
+  function resizeInput() {
+    el.input.style.height = "auto";
+    el.input.style.height = Math.min(el.input.scrollHeight + 2, 160) + "px";
+  }
+
+  // --- older pages -----------------------------------------------------------------------
+
+  function loadOlder() {
+    if (!hasMoreBefore || loadingOlder || oldest === null || !welcomed) return;
+    if (send({ type: "history", before: oldest, limit: PAGE })) {
+      requests.push("before");
+      loadingOlder = true;
+    }
+  }
+
+  // --- wiring ----------------------------------------------------------------------------
+
+  el.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    submit();
+  });
+  el.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  el.input.addEventListener("input", resizeInput);
+  el.olderButton.addEventListener("click", loadOlder);
+  el.scroller.addEventListener("scroll", function () {
+    if (el.scroller.scrollTop < 120) loadOlder();
+  }, { passive: true });
+
+  window.addEventListener("online", reconnectNow);
+  window.addEventListener("offline", function () {
+    // The browser says the network is gone: stop pretending and queue what is typed.
+    clearRetry();
+    dropSocket();
+    if (!finalState) setState("offline", "offline");
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") reconnectNow();
+  });
+
+  // The server rendered the latest page; take over its list with the same data.
+  el.list.replaceChildren();
+  if (initial.messages.length) last = initial.messages[0].seq - 1;
+  accept(initial.messages);
+  showOlderControls();
+  renderOutbox();
+  scrollToBottom();
+
+  window.chat = {
+    send: send,
+    username: config.username,
+    room: config.room.slug,
+    isModerator: Boolean(config.is_moderator),
+    config: config,
+  };
+
+  connect();
+})();

@@ -1,0 +1,95 @@
+"""Issue 2 in a real browser: headless Chromium against a real daphne process."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import (
+    expect_message,
+    expect_state,
+    login,
+    logout,
+    open_room,
+    send,
+    shown,
+    signup,
+)
+from tests.live import manage
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def test_two_users_sign_up_chat_both_ways_and_reload(live_server_factory, new_page):
+    server = live_server_factory()
+    alice, bob = new_page(), new_page()
+    for page, name in ((alice, "alice"), (bob, "bob")):
+        signup(page, server.url, name)
+        logout(page)
+        login(page, server.url, name)
+        open_room(page, server.url, "lobby")
+
+    send(alice, "Hi Bob!")
+    expect_message(bob, "Hi Bob!", user="alice")
+    send(bob, "Hello Alice")
+    expect_message(alice, "Hello Alice", user="bob")
+    # Shift+Enter makes a new line; Enter sends.
+    alice.fill("#composer-input", "two")
+    alice.press("#composer-input", "End")
+    alice.keyboard.press("Shift+Enter")
+    alice.keyboard.type("lines")
+    expect(alice.locator("#composer-input")).to_have_value("two\nlines")
+    alice.keyboard.press("Enter")
+    expect_message(bob, "two\nlines", user="alice")
+    expect(alice.locator("#outbox li")).to_have_count(0)
+
+    expected = [(1, "alice", "Hi Bob!"), (2, "bob", "Hello Alice"), (3, "alice", "two\nlines")]
+    for page in (alice, bob):
+        expect(page.locator("#messages li.msg")).to_have_count(3)
+        assert shown(page) == expected
+        page.reload()
+        expect_state(page, "connected")
+        assert shown(page) == expected
+        expect(page.locator("#messages li.msg .msg-user").first).to_have_text("alice")
+
+    # The room list shows the room with its message count.
+    bob.goto(server.url + "/")
+    expect(bob.locator('tr[data-room="lobby"] td.num')).to_have_text("3")
+
+
+def test_older_pages_load_when_scrolling_up(live_env, live_server_factory, new_page):
+    manage(
+        live_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import services\n"
+        "u = get_user_model().objects.create_user('carol', password='s3cret-Passw0rd!')\n"
+        "r = services.create_room(slug='history', user=u)\n"
+        "for n in range(1, 121): services.post_message(room=r, user=u, body=f'old {n}')\n",
+    )
+    server = live_server_factory()
+    page = new_page()
+    login(page, server.url, "carol")
+    open_room(page, server.url, "history")
+    items = page.locator("#messages li.msg")
+    expect(items).to_have_count(50)
+    expect(items.last).to_have_attribute("data-seq", "120")
+    for count in (100, 120):
+        page.eval_on_selector("#scroller", "s => { s.scrollTop = 0; }")
+        expect(items).to_have_count(count)
+    expect(page.locator("#older-start")).to_be_visible()
+    assert [seq for seq, _, _ in shown(page)] == list(range(1, 121))
+
+
+def test_room_page_at_phone_width(live_server_factory, new_page):
+    server = live_server_factory()
+    page = new_page(viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True)
+    signup(page, server.url, "dana")
+    open_room(page, server.url, "lobby")
+    send(page, "from my phone " + "wide " * 40)
+    expect_message(page, ("from my phone " + "wide " * 40).strip())
+    # Nothing wider than the screen: no sideways scrolling, the composer is on screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    box = page.locator("#send").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 700
