@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import Error as DatabaseError
 
-from . import protocol, selectors, services
+from . import permissions, protocol, ratelimit, selectors, services
 from .errors import ChatError
 from .fanout import Connection, get_fanout
 from .models import Room
@@ -65,7 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _send_welcome(self) -> int:
         frame, last_seq = await database_sync_to_async(_welcome)(
-            self.room, self.user.get_username(), self._since()
+            self.room, self.user, self._since()
         )
         await self.send(text_data=frame)
         return last_seq
@@ -87,8 +87,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self._post(command)
             elif isinstance(command, protocol.History):
                 await self._history(command)
-            else:
+            elif isinstance(command, protocol.Ping):
                 await self.send(text_data=protocol.PONG)
+            else:
+                await self._moderate(command)
         except ChatError as err:
             await self.send(text_data=protocol.error_frame(err))
         except DatabaseError:
@@ -101,6 +103,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _post(self, command: protocol.Post) -> None:
         try:
+            await ratelimit.take(f"user:{self.user.pk}")
             result = await services.post_message.acall(
                 room=self.room, user=self.user, body=command.body, client_id=command.client_id
             )
@@ -128,8 +131,47 @@ class ChatConsumer(AsyncWebsocketConsumer):
             rows, has_more = await page(self.room, command.before, command.limit)
         await self.send(text_data=protocol.history_frame(rows, has_more))
 
+    async def _moderate(self, command: protocol.Command) -> None:
+        """Moderation commands and reports: one service each, answered with `ok`."""
+        room, me = self.room, self.user
+        if isinstance(command, protocol.Delete):
+            await services.delete_message.acall(
+                room=room, actor=me, seq=command.seq, reason=command.reason
+            )
+            answer = protocol.ok_frame("delete", seq=command.seq)
+        elif isinstance(command, protocol.Report):
+            await ratelimit.take(f"user:{me.pk}")
+            await services.report_message.acall(
+                room=room, reporter=me, seq=command.seq, reason=command.reason
+            )
+            answer = protocol.ok_frame("report", seq=command.seq)
+        elif isinstance(command, protocol.Moderate):
+            action = USER_ACTIONS[command.action]
+            kwargs: dict[str, Any] = {"room": room, "actor": me, "user": command.user}
+            if command.action in ("mute", "ban"):
+                kwargs["minutes"] = command.minutes
+            await action.acall(**kwargs, reason=command.reason)
+            answer = protocol.ok_frame(command.action, user=command.user)
+        else:
+            assert isinstance(command, protocol.RoomSettings)
+            updated = await services.update_room.acall(
+                room=room, actor=me, locked=command.locked, slow_mode=command.slow_mode
+            )
+            answer = protocol.ok_frame("room_settings", room=protocol.room_data(updated))
+        await self.send(text_data=answer)
 
-def _welcome(room: Room, username: str, since: int | None) -> tuple[str, int]:
+
+USER_ACTIONS = {
+    "mute": services.mute_user,
+    "unmute": services.unmute_user,
+    "ban": services.ban_user,
+    "unban": services.unban_user,
+    "kick": services.kick_user,
+}
+
+
+def _welcome(room: Room, user: Any, since: int | None) -> tuple[str, int]:
+    username = user.get_username()
     last_seq = selectors.last_seq(room.slug) or 0
     if since is None:
         rows, has_more = selectors.messages_before(room, None, protocol.WELCOME_PAGE)
@@ -146,6 +188,7 @@ def _welcome(room: Room, username: str, since: int | None) -> tuple[str, int]:
         messages=rows,
         has_more=has_more,
         has_more_after=more_after,
+        moderator=permissions.can_moderate(room, user),
     )
     return frame, last_seq
 

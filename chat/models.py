@@ -1,5 +1,7 @@
 """Rooms and their messages. The messages table is the room's log: `seq` numbers it."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -15,6 +17,10 @@ class Room(models.Model):
     # The seq of the room's newest message; the next post takes last_seq + 1 under a row lock.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     last_activity = models.DateTimeField(null=True, blank=True, editable=False)
+    # Moderation (chat.services changes these): a locked room takes posts from moderators
+    # only; slow mode is the least number of seconds between one user's posts.
+    locked = models.BooleanField(default=False, editable=False)
+    slow_mode_seconds = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]
@@ -61,3 +67,97 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+# --- moderation -------------------------------------------------------------------------
+
+
+class Role(models.TextChoices):
+    # The owner is the room's creator (Room.created_by); a row with role "owner" is not
+    # needed, but one may exist when ownership is handed over.
+    OWNER = "owner", "owner"
+    MODERATOR = "moderator", "moderator"
+    MEMBER = "member", "member"
+
+
+class Membership(models.Model):
+    """A user's standing in one room: role and current restrictions. No row means a plain
+    member with none. History lives in AuditLog; this row is only the current state."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    muted_until = models.DateTimeField(null=True, blank=True)
+    banned_at = models.DateTimeField(null=True, blank=True)
+    banned_until = models.DateTimeField(null=True, blank=True)  # NULL with banned_at: forever
+    ban_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="membership_room_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.room.slug} ({self.role})"
+
+    def is_banned(self, now: datetime) -> bool:
+        return self.banned_at is not None and (self.banned_until is None or self.banned_until > now)
+
+    def is_muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+
+class Report(models.Model):
+    """A user's report of a message, queued for moderators in the admin."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reports"
+    )
+    reason = models.CharField(max_length=500)
+    # The body as reported: a later deletion blanks the message, not the evidence.
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One report per user per message; reporting again changes nothing.
+            models.UniqueConstraint(fields=["message", "reporter"], name="report_message_reporter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"report of {self.message} by {self.reporter}"
+
+
+class AuditLog(models.Model):
+    """Who did what to whom or which message, when and why. Written only by chat.services."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32)
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    detail = models.CharField(max_length=200, blank=True)  # e.g. "until 2026-11-28 10:00"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.target_user or self.message_seq or ''}".strip()

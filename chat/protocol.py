@@ -56,7 +56,41 @@ class Ping:
     pass
 
 
-Command = Post | History | Ping
+# Moderation commands (docs: "Moderation"). A refusal is an `error` frame; success is an
+# `ok` frame to the sender plus whatever the action broadcasts.
+REASON_MAX = 500
+MINUTES_MAX = 366 * 24 * 60
+MUTE_DEFAULT_MINUTES = 10
+USER_ACTIONS = ("mute", "unmute", "ban", "unban", "kick")
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    seq: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Moderate:
+    action: str  # one of USER_ACTIONS
+    user: str
+    minutes: int | None  # mute: default MUTE_DEFAULT_MINUTES; ban: None is forever
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    locked: bool | None = None
+    slow_mode: int | None = None
+
+
+Command = Post | History | Ping | Delete | Report | Moderate | RoomSettings
 
 
 def parse_frame(text: str | None, data: bytes | None = None) -> Command:
@@ -107,9 +141,46 @@ def _parse_command(obj: dict[str, Any]) -> Command:
         return History(before=before, after=after, limit=limit)
     if kind == "ping":
         return Ping()
+    if kind in ("delete", "report"):
+        seq = obj.get("seq")
+        if not _is_int(seq, minimum=1):
+            raise bad_request('"seq" must be a message number (1 or more).')
+        reason = _reason(obj, required=kind == "report")
+        return (
+            Delete(seq=seq, reason=reason) if kind == "delete" else Report(seq=seq, reason=reason)
+        )
+    if kind in USER_ACTIONS:
+        user = obj.get("user")
+        if not isinstance(user, str) or not 0 < len(user) <= 150:
+            raise bad_request('"user" must be a username.')
+        minutes = obj.get("minutes")
+        if kind == "mute" and minutes is None:
+            minutes = MUTE_DEFAULT_MINUTES
+        if minutes is not None and (not _is_int(minutes, minimum=1) or minutes > MINUTES_MAX):
+            raise bad_request(f'"minutes" must be a whole number from 1 to {MINUTES_MAX}.')
+        return Moderate(action=kind, user=user, minutes=minutes, reason=_reason(obj))
+    if kind == "room_settings":
+        locked, slow_mode = obj.get("locked"), obj.get("slow_mode")
+        if locked is not None and not isinstance(locked, bool):
+            raise bad_request('"locked" must be true or false.')
+        if slow_mode is not None and (not _is_int(slow_mode, minimum=0) or slow_mode > 3600):
+            raise bad_request('"slow_mode" must be a whole number of seconds from 0 to 3600.')
+        if locked is None and slow_mode is None:
+            raise bad_request('Give "locked" or "slow_mode".')
+        return RoomSettings(locked=locked, slow_mode=slow_mode)
     if not isinstance(kind, str):
         raise bad_request('A command needs a "type".')
     raise bad_request(f"Unknown command type {kind[:40]!r}.")
+
+
+def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
+    reason = obj.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > REASON_MAX:
+        raise bad_request(f'"reason" must be a string of at most {REASON_MAX} characters.')
+    reason = reason.strip()
+    if required and not reason:
+        raise bad_request('Give a "reason".')
+    return reason
 
 
 def _is_int(value: object, *, minimum: int) -> bool:
@@ -144,7 +215,12 @@ def message_data(message: Message) -> dict[str, Any]:
 
 
 def room_data(room: Room) -> dict[str, Any]:
-    return {"slug": room.slug, "title": room.title}
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "locked": room.locked,
+        "slow_mode": room.slow_mode_seconds,
+    }
 
 
 def message_frame(message: Message) -> str:
@@ -159,6 +235,7 @@ def welcome_frame(
     messages: Iterable[Message],
     has_more: bool,
     has_more_after: bool | None = None,
+    moderator: bool = False,
 ) -> str:
     frame: dict[str, Any] = {
         "type": "welcome",
@@ -170,6 +247,8 @@ def welcome_frame(
     }
     if has_more_after is not None:
         frame["has_more_after"] = has_more_after
+    if moderator:
+        frame["moderator"] = True  # the user may moderate this room (moderation.js)
     return encode(frame)
 
 
@@ -181,6 +260,19 @@ def history_frame(messages: Iterable[Message], has_more: bool) -> str:
 
 def error_frame(err: ChatError) -> str:
     return encode({"type": "error", "code": err.code, "detail": err.detail, **err.extra})
+
+
+def message_deleted_frame(seq: int) -> str:
+    return encode({"type": "message_deleted", "seq": seq})
+
+
+def room_updated_frame(room: Room) -> str:
+    return encode({"type": "room_updated", "room": room_data(room)})
+
+
+def ok_frame(command: str, **detail: Any) -> str:
+    """The answer to a moderation command that succeeded (only to its sender)."""
+    return encode({"type": "ok", "command": command, **detail})
 
 
 PONG = encode({"type": "pong"})

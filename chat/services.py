@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Generic, ParamSpec, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import fanout, protocol
+from . import fanout, permissions, protocol
 from .errors import ChatError
-from .models import Message, Room
+from .models import AuditLog, Membership, Message, Report, Role, Room
 
 log = logging.getLogger("chat")
 
@@ -90,6 +93,9 @@ def open_room(*, slug: str, user: AbstractBaseUser) -> tuple[Room | None, Events
     room = Room.objects.filter(slug=slug).first()
     if room is None and settings.CHAT_AUTO_CREATE_ROOMS:
         room = create_room.fn(slug=slug, user=user)[0]
+    if room is not None and permissions.is_banned(room, user, timezone.now()):
+        log.info("refused banned user room=%s user=%s", room.slug, user.get_username())
+        return None, []
     return room, []
 
 
@@ -126,14 +132,17 @@ def post_message(
     body = clean_body(body)
     try:
         with transaction.atomic():
-            last_seq = (
-                Room.objects.select_for_update().values_list("last_seq", flat=True).get(pk=room.pk)
+            last_seq, locked, slow_mode = (
+                Room.objects.select_for_update()
+                .values_list("last_seq", "locked", "slow_mode_seconds")
+                .get(pk=room.pk)
             )
             if client_id is not None:
                 existing = _find_resend(room, user, client_id)
                 if existing is not None:
                     return _result(existing, created=False), []
             now = timezone.now()
+            _check_may_post(room, user, now, locked=locked, slow_mode=slow_mode)
             message = Message.objects.create(
                 room=room, seq=last_seq + 1, author=user, body=body, client_id=client_id
             )
@@ -151,6 +160,42 @@ def post_message(
     return result, [fanout.message_event(room.slug, message.seq, result.frame)]
 
 
+def _check_may_post(
+    room: Room, user: AbstractBaseUser, now: datetime, *, locked: bool, slow_mode: int
+) -> None:
+    """Refuse a post from a banned or muted user, to a locked room, or too soon in slow
+    mode. Runs under the room lock, so two tabs of one user cannot both slip through."""
+    member = permissions.membership(room, user)
+    if member is not None and member.is_banned(now):
+        raise ChatError("forbidden", "You are banned from this room.")
+    if member is not None and member.is_muted(now):
+        until = member.muted_until
+        raise ChatError(
+            "forbidden",
+            f"You are muted in this room until {until:%Y-%m-%d %H:%M} UTC.",
+            until=until.isoformat(),
+        )
+    if not (locked or slow_mode) or permissions.rank(room, user, member) >= permissions.MODERATOR:
+        return
+    if locked:
+        raise ChatError("forbidden", "This room is locked: only moderators can post.")
+    last = (
+        Message.objects.filter(
+            room_id=room.pk, author_id=user.pk, created_at__gt=now - timedelta(seconds=slow_mode)
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None:
+        wait = slow_mode - (now - last).total_seconds()
+        raise ChatError(
+            "rate_limited",
+            f"Slow mode is on: one message every {slow_mode} s.",
+            retry_after=math.ceil(wait * 10) / 10,
+        )
+
+
 def _find_resend(room: Room, user: AbstractBaseUser, client_id: str) -> Message | None:
     return (
         Message.objects.filter(room=room, author=user, client_id=client_id)
@@ -161,3 +206,295 @@ def _find_resend(room: Room, user: AbstractBaseUser, client_id: str) -> Message 
 
 def _result(message: Message, *, created: bool) -> PostResult:
     return PostResult(message=message, created=created, frame=protocol.message_frame(message))
+
+
+# --- moderation -------------------------------------------------------------------------
+# Every action checks the actor's rank (chat.permissions), writes the current state and an
+# AuditLog row in one transaction, and publishes its live effect after the commit.
+
+
+def _forbidden(detail: str = "You may not moderate this room.") -> ChatError:
+    return ChatError("forbidden", detail)
+
+
+def _audit(
+    actor: AbstractBaseUser | None,
+    action: str,
+    room: Room | None,
+    *,
+    target: AbstractBaseUser | None = None,
+    seq: int | None = None,
+    reason: str = "",
+    detail: str = "",
+) -> None:
+    AuditLog.objects.create(
+        actor=actor,
+        action=action,
+        room=room,
+        target_user=target,
+        message_seq=seq,
+        reason=reason[: protocol.REASON_MAX],
+        detail=detail,
+    )
+    log.info(
+        "moderation %s room=%s actor=%s target=%s seq=%s",
+        action,
+        room.slug if room else "-",
+        actor.get_username() if actor else "-",
+        target.get_username() if target else "-",
+        seq,
+    )
+
+
+def _require_moderator(room: Room, actor: AbstractBaseUser) -> None:
+    if permissions.rank(room, actor) < permissions.MODERATOR:
+        raise _forbidden()
+
+
+def _target(room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str) -> Membership:
+    """The target's membership row, created if missing and locked for update, after checking
+    that the actor moderates the room and outranks the target."""
+    if isinstance(user, str):
+        found = get_user_model().objects.filter(username=user).first()
+        if found is None:
+            raise ChatError("bad_request", f"There is no user {user[:40]!r}.")
+        user = found
+    actor_rank = permissions.rank(room, actor)
+    if actor_rank < permissions.MODERATOR:
+        raise _forbidden()
+    member, _ = Membership.objects.select_for_update().get_or_create(room=room, user=user)
+    if permissions.rank(room, user, member) >= actor_rank:
+        raise _forbidden(f"You may not moderate {user.get_username()} in this room.")
+    return member
+
+
+def _until(now: datetime, minutes: int | None) -> datetime | None:
+    return now + timedelta(minutes=minutes) if minutes else None
+
+
+@service
+def delete_message(
+    *, room: Room, actor: AbstractBaseUser, seq: int, reason: str = ""
+) -> tuple[Message, Events]:
+    """Soft-delete message `seq` (its author or a moderator): the body is blanked, the seq
+    stays taken, and the room hears `message_deleted`. Deleting it again changes nothing."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("author")
+            .filter(room_id=room.pk, seq=seq)
+            .first()
+        )
+        if message is None:
+            raise ChatError("bad_request", f"There is no message {seq} in this room.")
+        if message.author_id != actor.pk:
+            _require_moderator(room, actor)
+        if message.deleted_at is not None:
+            return message, []
+        message.body = ""
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["body", "deleted_at"])
+        _audit(actor, "delete", room, target=message.author, seq=seq, reason=reason)
+    return message, [fanout.room_event(room.slug, protocol.message_deleted_frame(seq))]
+
+
+@service
+def ban_user(
+    *,
+    room: Room,
+    actor: AbstractBaseUser,
+    user: AbstractBaseUser | str,
+    reason: str = "",
+    minutes: int | None = None,
+) -> tuple[Membership, Events]:
+    """Ban a user from the room (for `minutes`, or until unbanned): their sockets in the
+    room close with 4403 on every process, and the handshake refuses them."""
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        member.banned_at = timezone.now()
+        member.banned_until = _until(member.banned_at, minutes)
+        member.ban_reason = reason[: protocol.REASON_MAX]
+        member.save(update_fields=["banned_at", "banned_until", "ban_reason"])
+        detail = f"until {member.banned_until:%Y-%m-%d %H:%M} UTC" if minutes else "permanent"
+        _audit(actor, "ban", room, target=member.user, reason=reason, detail=detail)
+    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+
+
+@service
+def unban_user(
+    *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
+) -> tuple[Membership, Events]:
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        member.banned_at = member.banned_until = None
+        member.ban_reason = ""
+        member.save(update_fields=["banned_at", "banned_until", "ban_reason"])
+        _audit(actor, "unban", room, target=member.user, reason=reason)
+    return member, []
+
+
+@service
+def mute_user(
+    *,
+    room: Room,
+    actor: AbstractBaseUser,
+    user: AbstractBaseUser | str,
+    minutes: int = protocol.MUTE_DEFAULT_MINUTES,
+    reason: str = "",
+) -> tuple[Membership, Events]:
+    """Mute a user in the room for `minutes`: their posts are refused with `forbidden`."""
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        member.muted_until = timezone.now() + timedelta(minutes=minutes)
+        member.save(update_fields=["muted_until"])
+        detail = f"until {member.muted_until:%Y-%m-%d %H:%M} UTC"
+        _audit(actor, "mute", room, target=member.user, reason=reason, detail=detail)
+    return member, []
+
+
+@service
+def unmute_user(
+    *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
+) -> tuple[Membership, Events]:
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        member.muted_until = None
+        member.save(update_fields=["muted_until"])
+        _audit(actor, "unmute", room, target=member.user, reason=reason)
+    return member, []
+
+
+@service
+def kick_user(
+    *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
+) -> tuple[Membership, Events]:
+    """Close the user's sockets in the room now (4403); they may come back."""
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        _audit(actor, "kick", room, target=member.user, reason=reason)
+    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+
+
+@service
+def set_role(
+    *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, role: str
+) -> tuple[Membership, Events]:
+    """Make a user a moderator or a plain member of the room (owners and staff only)."""
+    if role not in (Role.MODERATOR, Role.MEMBER):
+        raise ChatError("bad_request", "A role is moderator or member.")
+    if permissions.rank(room, actor) < permissions.OWNER:
+        raise _forbidden("Only the room's owner or staff may appoint moderators.")
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        member.role = role
+        member.save(update_fields=["role"])
+        _audit(actor, "role", room, target=member.user, detail=role)
+    return member, []
+
+
+@service
+def update_room(
+    *,
+    room: Room,
+    actor: AbstractBaseUser,
+    locked: bool | None = None,
+    slow_mode: int | None = None,
+    title: str | None = None,
+    reason: str = "",
+) -> tuple[Room, Events]:
+    """Lock or unlock the room, set its slow mode (seconds, 0 = off) or its title; everyone
+    in the room hears `room_updated`."""
+    changes: list[tuple[str, str]] = []
+    with transaction.atomic():
+        _require_moderator(room, actor)
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        if locked is not None and locked != room.locked:
+            room.locked = locked
+            changes.append(("lock" if locked else "unlock", ""))
+        if slow_mode is not None and slow_mode != room.slow_mode_seconds:
+            if not 0 <= slow_mode <= 3600:
+                raise ChatError("bad_request", "Slow mode is 0 to 3600 seconds.")
+            room.slow_mode_seconds = slow_mode
+            changes.append(("slow_mode", f"{slow_mode} s"))
+        if title is not None and title.strip() and title.strip() != room.title:
+            room.title = title.strip()[:100]
+            changes.append(("title", room.title))
+        if not changes:
+            return room, []
+        room.save(update_fields=["locked", "slow_mode_seconds", "title"])
+        for action, detail in changes:
+            _audit(actor, action, room, reason=reason, detail=detail)
+    return room, [fanout.room_event(room.slug, protocol.room_updated_frame(room))]
+
+
+@service
+def report_message(
+    *, room: Room, reporter: AbstractBaseUser, seq: int, reason: str
+) -> tuple[Report, Events]:
+    """Queue a report of message `seq` for the moderators. Reporting it again changes
+    nothing."""
+    reason = reason.strip()[: protocol.REASON_MAX]
+    if not reason:
+        raise ChatError("bad_request", "Say why you report this message.")
+    message = Message.objects.filter(room_id=room.pk, seq=seq).first()
+    if message is None or message.deleted_at is not None:
+        raise ChatError("bad_request", f"There is no message {seq} in this room.")
+    report, created = Report.objects.get_or_create(
+        message=message, reporter=reporter, defaults={"reason": reason, "body": message.body}
+    )
+    if created:
+        log.info("report room=%s seq=%d by=%s", room.slug, seq, reporter.get_username())
+    return report, []
+
+
+@service
+def resolve_report(
+    *, report: Report, actor: AbstractBaseUser, note: str = ""
+) -> tuple[Report, Events]:
+    """Mark a report handled (whatever was done about it is logged by its own action)."""
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update().select_related("message__room").get(pk=report.pk)
+        )
+        room = report.message.room
+        _require_moderator(room, actor)
+        if report.resolved_at is not None:
+            return report, []
+        report.resolved_at = timezone.now()
+        report.resolved_by = actor
+        report.save(update_fields=["resolved_at", "resolved_by"])
+        _audit(
+            actor,
+            "resolve_report",
+            room,
+            target=report.reporter,
+            seq=report.message.seq,
+            reason=note,
+            detail=report.reason[:200],
+        )
+    return report, []
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+@service
+def disconnect_user(*, user: AbstractBaseUser) -> tuple[None, Events]:
+    """Close all of a user's sockets, in every room on every process (logout, deactivation)."""
+    return None, [fanout.close_event(code=4403, user_id=user.pk)]
+
+
+@service
+def deactivate_user(
+    *, actor: AbstractBaseUser, user: AbstractBaseUser, reason: str = ""
+) -> tuple[None, Events]:
+    """Deactivate an account (staff only): it can no longer log in, and its sockets close."""
+    allowed = actor.is_staff and actor.is_active and user.pk != actor.pk
+    if not allowed or (user.is_superuser and not actor.is_superuser):
+        raise _forbidden("You may not deactivate this user.")
+    with transaction.atomic():
+        # update(), not save(): the post_save hook would publish the close a second time.
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+        _audit(actor, "deactivate", None, target=user, reason=reason)
+    user.is_active = False
+    return None, [fanout.close_event(code=4403, user_id=user.pk)]

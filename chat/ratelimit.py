@@ -1,0 +1,133 @@
+"""Per-user message rate limit: a token bucket (a burst, then a steady rate).
+
+Hand-written because Django's rate-limit packages are built for sync views and the cache
+API; here the check runs in an async consumer on every post and, with REDIS_URL set, must be
+shared by every server process. With Redis the bucket lives in one hash per user, updated by
+an atomic Lua script on the server's clock (so processes with skewed clocks agree);
+without Redis it lives in this process's memory.
+
+Settings: CHAT_RATE_LIMIT_BURST (default 10), CHAT_RATE_LIMIT_PER_SECOND (default 1; 0
+turns the limit off), CHAT_RATE_LIMIT_KEY_PREFIX (Redis keys, default "chat:rl:").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import weakref
+from typing import Any
+
+from django.conf import settings
+
+from .errors import ChatError
+
+log = logging.getLogger("chat.ratelimit")
+
+# KEYS[1]: the bucket; ARGV: burst, tokens per second. Returns the seconds to wait, as a
+# string (Lua numbers become integers on the way back): "0" when a token was taken.
+TAKE_SCRIPT = """
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return tostring(wait)
+"""
+
+
+def _config() -> tuple[float, float]:
+    return (
+        float(getattr(settings, "CHAT_RATE_LIMIT_BURST", 10)),
+        float(getattr(settings, "CHAT_RATE_LIMIT_PER_SECOND", 1)),
+    )
+
+
+class MemoryBuckets:
+    """Buckets in this process: {key: (tokens, last update)}. Only the event loop's thread
+    touches them, and take() does not await, so no lock is needed."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    async def take(self, key: str, burst: float, rate: float) -> float:
+        now = self.clock()
+        tokens, ts = self.buckets.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - ts) * rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / rate
+        self.buckets[key] = (tokens, now)
+        if len(self.buckets) > 10_000:
+            self._forget_full(now, burst, rate)
+        return wait
+
+    def _forget_full(self, now: float, burst: float, rate: float) -> None:
+        # A bucket that has refilled is the same as no bucket: drop those to bound memory.
+        full = [k for k, (t, ts) in self.buckets.items() if t + (now - ts) * rate >= burst]
+        for key in full:
+            del self.buckets[key]
+
+
+class RedisBuckets:
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio as redis
+
+        self.client = redis.from_url(url)
+        self.script = self.client.register_script(TAKE_SCRIPT)
+        self.prefix = prefix
+
+    async def take(self, key: str, burst: float, rate: float) -> float:
+        return float(await self.script(keys=[self.prefix + key], args=[burst, rate]))
+
+
+# One bucket store per event loop: redis-py's asyncio connections belong to the loop that
+# opened them (one loop per server process; tests get a fresh one with each loop).
+_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MemoryBuckets | RedisBuckets] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_store() -> MemoryBuckets | RedisBuckets:
+    loop = asyncio.get_running_loop()
+    store = _stores.get(loop)
+    if store is None:
+        url = getattr(settings, "REDIS_URL", "")
+        prefix = getattr(settings, "CHAT_RATE_LIMIT_KEY_PREFIX", "chat:rl:")
+        store = _stores[loop] = RedisBuckets(url, prefix) if url else MemoryBuckets()
+    return store
+
+
+async def take(key: str) -> None:
+    """Take one token from `key`'s bucket, or raise ChatError("rate_limited") with the
+    seconds until one is free. If Redis fails, the post is let through (and logged): the
+    limit is a brake, not a reason to stop the chat."""
+    burst, rate = _config()
+    if rate <= 0:
+        return
+    try:
+        wait = await get_store().take(key, burst, rate)
+    except Exception:
+        log.warning("rate limit store failed; letting the post through", exc_info=True)
+        return
+    if wait > 0:
+        raise ChatError(
+            "rate_limited",
+            "You are sending messages too fast; wait a moment.",
+            retry_after=math.ceil(wait * 10) / 10,
+        )

@@ -1,0 +1,314 @@
+"""Moderation through the WebSocket protocol (WebsocketCommunicator over the full ASGI app):
+deletes, bans, kicks, mutes, locks, slow mode, the rate limit and reports, each checked the
+way a user would see it: the frames that arrive, the socket that closes, what is stored."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+
+from chat import services
+from chat.models import AuditLog, Message, Report, Room
+from tests.conftest import TIMEOUT, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def setup_room(slug: str = "den"):
+    """A room owned by `owner`, with `mod` as its moderator and `bob`, `carol` as members."""
+    owner, mod, bob, carol = (make_user(n) for n in ("owner", "mod", "bob", "carol"))
+    room = services.create_room(slug=slug, user=owner)
+    services.set_role(room=room, actor=owner, user=mod, role="moderator")
+    return SimpleNamespace(room=room, owner=owner, mod=mod, bob=bob, carol=carol)
+
+
+@database_sync_to_async
+def stored_bodies(slug: str) -> list[str]:
+    return list(
+        Message.objects.filter(room__slug=slug).order_by("seq").values_list("body", flat=True)
+    )
+
+
+async def closed_with(chat, code: int) -> None:
+    """The server closes `chat`'s socket with `code` (within the timeout)."""
+    output = await chat.comm.receive_output(timeout=TIMEOUT)
+    assert output == {"type": "websocket.close", "code": code}, output
+
+
+async def test_moderator_delete_reaches_everyone_and_stays_deleted(open_chat):
+    t = await setup_room()
+    b, c, m = [await open_chat(u, "den") for u in (t.bob, t.carol, t.mod)]
+    for chat in (b, c, m):
+        await chat.recv_type("welcome")
+    await b.send({"type": "message", "body": "something rude"})
+    for chat in (b, c, m):
+        assert (await chat.recv_type("message"))["message"]["seq"] == 1
+
+    await m.send({"type": "delete", "seq": 1, "reason": "rude"})
+    for chat in (b, c, m):
+        assert await chat.recv_type("message_deleted") == {"type": "message_deleted", "seq": 1}
+    assert await m.recv_type("ok") == {"type": "ok", "command": "delete", "seq": 1}
+    assert await stored_bodies("den") == [""]
+
+    again = await open_chat(t.carol, "den")
+    welcome = await again.recv_type("welcome")
+    [message] = welcome["messages"]
+    assert (message["seq"], message["body"], message["deleted"]) == (1, "", True)
+    entry = await database_sync_to_async(AuditLog.objects.get)(action="delete")
+    assert (entry.actor_id, entry.target_user_id, entry.message_seq, entry.reason) == (
+        t.mod.pk,
+        t.bob.pk,
+        1,
+        "rude",
+    )
+
+
+async def test_author_may_delete_own_message_but_not_others(open_chat):
+    t = await setup_room()
+    b, c = await open_chat(t.bob, "den"), await open_chat(t.carol, "den")
+    for chat in (b, c):
+        await chat.recv_type("welcome")
+    await b.send("mine")
+    for chat in (b, c):
+        await chat.recv_type("message")
+
+    await c.send({"type": "delete", "seq": 1})
+    error = await c.recv_type("error")
+    assert error["code"] == "forbidden"
+    assert await b.nothing()
+    assert await stored_bodies("den") == ["mine"]
+
+    await b.send({"type": "delete", "seq": 1})
+    for chat in (b, c):
+        assert (await chat.recv_type("message_deleted"))["seq"] == 1
+    await b.send({"type": "delete", "seq": 7})
+    assert (await b.recv_type("ok"))["command"] == "delete"
+    assert (await b.recv_type("error"))["code"] == "bad_request"
+
+
+async def test_ban_closes_the_socket_and_refuses_the_reconnect(open_chat):
+    t = await setup_room()
+    b = await open_chat(t.bob, "den")
+    elsewhere = await open_chat(t.bob, "lobby")
+    m = await open_chat(t.mod, "den")
+    for chat in (b, elsewhere, m):
+        await chat.recv_type("welcome")
+
+    await m.send({"type": "ban", "user": "bob", "reason": "spam"})
+    await closed_with(b, 4403)
+    assert await m.recv_type("ok") == {"type": "ok", "command": "ban", "user": "bob"}
+    await open_chat(t.bob, "den", expect_refused=True)
+    # Only that room: bob's socket in another room stays open and works.
+    await elsewhere.send({"type": "ping"})
+    await elsewhere.recv_type("pong")
+    entry = await database_sync_to_async(AuditLog.objects.get)(action="ban")
+    assert (entry.actor_id, entry.target_user_id, entry.reason, entry.detail) == (
+        t.mod.pk,
+        t.bob.pk,
+        "spam",
+        "permanent",
+    )
+
+    await m.send({"type": "unban", "user": "bob"})
+    await m.recv_type("ok")
+    back = await open_chat(t.bob, "den")
+    await back.recv_type("welcome")
+
+
+async def test_kick_closes_the_socket_but_the_user_may_return(open_chat):
+    t = await setup_room()
+    b, m = await open_chat(t.bob, "den"), await open_chat(t.mod, "den")
+    for chat in (b, m):
+        await chat.recv_type("welcome")
+    await m.send({"type": "kick", "user": "bob", "reason": "cool down"})
+    await closed_with(b, 4403)
+    back = await open_chat(t.bob, "den")
+    await back.recv_type("welcome")
+
+
+async def test_members_cannot_moderate_and_moderators_cannot_touch_the_owner(open_chat):
+    t = await setup_room()
+    b, m, o = [await open_chat(u, "den") for u in (t.bob, t.mod, t.owner)]
+    for chat in (b, m, o):
+        await chat.recv_type("welcome")
+    for frame in (
+        {"type": "ban", "user": "carol"},
+        {"type": "mute", "user": "carol"},
+        {"type": "kick", "user": "carol"},
+        {"type": "room_settings", "locked": True},
+    ):
+        await b.send(frame)
+        assert (await b.recv_type("error"))["code"] == "forbidden"
+    await m.send({"type": "ban", "user": "owner"})
+    assert (await m.recv_type("error"))["code"] == "forbidden"
+    await m.send({"type": "ban", "user": "nobody-by-that-name"})
+    assert (await m.recv_type("error"))["code"] == "bad_request"
+    assert await o.nothing()
+    assert await database_sync_to_async(AuditLog.objects.filter(action="ban").count)() == 0
+
+
+async def test_welcome_says_who_may_moderate(open_chat):
+    t = await setup_room()
+    staff = await database_sync_to_async(make_user)("staffer", is_staff=True)
+    for user, expected in ((t.owner, True), (t.mod, True), (staff, True), (t.bob, False)):
+        chat = await open_chat(user, "den")
+        welcome = await chat.recv_type("welcome")
+        assert welcome.get("moderator", False) is expected, user
+        assert welcome["room"]["locked"] is False
+
+
+async def test_muted_user_is_refused_and_nothing_is_stored(open_chat):
+    t = await setup_room()
+    b, m = await open_chat(t.bob, "den"), await open_chat(t.mod, "den")
+    for chat in (b, m):
+        await chat.recv_type("welcome")
+    await m.send({"type": "mute", "user": "bob", "minutes": 5, "reason": "calm down"})
+    assert (await m.recv_type("ok"))["command"] == "mute"
+
+    await b.send({"type": "message", "body": "let me talk", "client_id": "c1"})
+    error = await b.recv_type("error")
+    assert error["code"] == "forbidden"
+    assert "muted" in error["detail"]
+    assert error["client_id"] == "c1"
+    assert await m.nothing()
+    assert await stored_bodies("den") == []
+
+    await m.send({"type": "unmute", "user": "bob"})
+    await m.recv_type("ok")
+    await b.send("thanks")
+    assert (await b.recv_type("message"))["message"]["body"] == "thanks"
+
+
+async def test_locked_room_takes_posts_from_moderators_only(open_chat):
+    t = await setup_room()
+    b, m = await open_chat(t.bob, "den"), await open_chat(t.mod, "den")
+    for chat in (b, m):
+        await chat.recv_type("welcome")
+    await m.send({"type": "room_settings", "locked": True})
+    for chat in (b, m):
+        updated = await chat.recv_type("room_updated")
+        assert updated["room"]["locked"] is True
+    assert (await m.recv_type("ok"))["room"]["locked"] is True
+
+    await b.send("hello?")
+    error = await b.recv_type("error")
+    assert (error["code"], "locked" in error["detail"]) == ("forbidden", True)
+    await m.send("announcement")
+    for chat in (b, m):
+        assert (await chat.recv_type("message"))["message"]["body"] == "announcement"
+    assert await stored_bodies("den") == ["announcement"]
+
+
+async def test_slow_mode_spaces_posts_but_not_moderators(open_chat):
+    t = await setup_room()
+    b, m = await open_chat(t.bob, "den"), await open_chat(t.mod, "den")
+    for chat in (b, m):
+        await chat.recv_type("welcome")
+    await m.send({"type": "room_settings", "slow_mode": 30})
+    for chat in (b, m):
+        assert (await chat.recv_type("room_updated"))["room"]["slow_mode"] == 30
+    await m.recv_type("ok")
+
+    await b.send("first")
+    for chat in (b, m):
+        await chat.recv_type("message")
+    await b.send({"type": "message", "body": "second", "client_id": "s2"})
+    error = await b.recv_type("error")
+    assert error["code"] == "rate_limited"
+    assert 25 < error["retry_after"] <= 30
+    assert error["client_id"] == "s2"
+    for body in ("mod one", "mod two"):
+        await m.send(body)
+        for chat in (b, m):
+            assert (await chat.recv_type("message"))["message"]["body"] == body
+    assert await stored_bodies("den") == ["first", "mod one", "mod two"]
+
+
+async def test_rate_limit_refuses_a_burst_and_stores_nothing_more(open_chat, settings):
+    settings.CHAT_RATE_LIMIT_BURST = 3
+    settings.CHAT_RATE_LIMIT_PER_SECOND = 0.5
+    bob = await database_sync_to_async(make_user)("bob")
+    b = await open_chat(bob, "lobby")
+    await b.recv_type("welcome")
+    for n in range(3):
+        await b.send(f"m{n}")
+        await b.recv_type("message")
+    await b.send({"type": "message", "body": "one too many", "client_id": "x"})
+    error = await b.recv_type("error")
+    assert (error["code"], error["client_id"]) == ("rate_limited", "x")
+    assert 0 < error["retry_after"] <= 2
+    assert await stored_bodies("lobby") == ["m0", "m1", "m2"]
+
+
+async def test_report_is_queued_once(open_chat):
+    t = await setup_room()
+    b, c = await open_chat(t.bob, "den"), await open_chat(t.carol, "den")
+    for chat in (b, c):
+        await chat.recv_type("welcome")
+    await b.send("offensive")
+    for chat in (b, c):
+        await chat.recv_type("message")
+    await c.send({"type": "report", "seq": 1, "reason": "insulting"})
+    assert await c.recv_type("ok") == {"type": "ok", "command": "report", "seq": 1}
+    await c.send({"type": "report", "seq": 1, "reason": "still insulting"})
+    await c.recv_type("ok")
+    await c.send({"type": "report", "seq": 1})
+    assert (await c.recv_type("error"))["code"] == "bad_request"
+    assert await b.nothing()
+    reports = await database_sync_to_async(
+        lambda: list(Report.objects.values_list("reporter__username", "reason", "body"))
+    )()
+    assert reports == [("carol", "insulting", "offensive")]
+
+
+async def test_logout_and_deactivation_close_all_the_users_sockets(open_chat):
+    t = await setup_room()
+    b1, b2, c = (
+        await open_chat(t.bob, "den"),
+        await open_chat(t.bob, "lobby"),
+        await open_chat(t.carol),
+    )
+    for chat in (b1, b2, c):
+        await chat.recv_type("welcome")
+
+    @database_sync_to_async
+    def log_out_in_another_tab() -> None:
+        client = Client()
+        client.force_login(t.bob)
+        client.post("/accounts/logout/")
+
+    await log_out_in_another_tab()
+    await closed_with(b1, 4403)
+    await closed_with(b2, 4403)
+    assert await c.nothing()
+
+    c2 = await open_chat(t.carol, "den")
+    await c2.recv_type("welcome")
+
+    @database_sync_to_async
+    def deactivate_carol() -> None:
+        t.carol.is_active = False
+        t.carol.save()
+
+    await deactivate_carol()
+    await closed_with(c, 4403)
+    await closed_with(c2, 4403)
+    await open_chat(t.carol, "den", expect_refused=True)
+
+
+async def test_room_settings_persist_for_new_sockets(open_chat):
+    t = await setup_room()
+    o = await open_chat(t.owner, "den")
+    await o.recv_type("welcome")
+    await o.send({"type": "room_settings", "locked": True, "slow_mode": 5})
+    await o.recv_type("room_updated")
+    await o.recv_type("ok")
+    fresh = await database_sync_to_async(Room.objects.get)(slug="den")
+    assert (fresh.locked, fresh.slow_mode_seconds) == (True, 5)
+    b = await open_chat(t.bob, "den")
+    welcome = await b.recv_type("welcome")
+    assert (welcome["room"]["locked"], welcome["room"]["slow_mode"]) == (True, 5)
