@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import protocol, selectors, services
+from . import permissions, protocol, selectors, services
 from .errors import ChatError
 from .forms import RoomForm
 
@@ -71,8 +71,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "username": request.user.get_username(),
         "ws_path": f"/ws/chat/{chat_room.slug}/",
         "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
-        # Staff moderate every room; per-room roles come with the moderation work.
-        "is_moderator": request.user.is_staff,
+        # Staff, the room's owner and its moderators (chat.permissions) get the controls.
+        "is_moderator": permissions.can_moderate(chat_room, request.user),
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

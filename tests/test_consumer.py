@@ -61,11 +61,12 @@ async def test_welcome_in_a_new_room(open_chat, alice):
     welcome = await chat.recv_type("welcome")
     assert welcome == {
         "type": "welcome",
-        "room": {"slug": "lobby", "title": "Lobby"},
+        "room": {"slug": "lobby", "title": "Lobby", "locked": False, "slow_mode": 0},
         "user": "alice",
         "last_seq": 0,
         "messages": [],
         "has_more": False,
+        "moderator": True,  # she created the room, so she owns it
     }
     room = await database_sync_to_async(Room.objects.get)(slug="lobby")
     assert room.created_by_id == alice.pk

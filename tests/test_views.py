@@ -244,11 +244,11 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
     assert "message 55" in page and ">message 5<" not in page
     config = _json_script(page, "chat-config")
     assert config == {
-        "room": {"slug": "lobby", "title": "Lobby"},
+        "room": {"slug": "lobby", "title": "Lobby", "locked": False, "slow_mode": 0},
         "username": "alice",
         "ws_path": "/ws/chat/lobby/",
         "max_length": 4000,
-        "is_moderator": False,
+        "is_moderator": True,  # alice created the room: its owner moderates it
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
