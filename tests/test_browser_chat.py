@@ -93,3 +93,43 @@ def test_room_page_at_phone_width(live_server_factory, new_page):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     box = page.locator("#send").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 700
+
+
+XSS = [
+    "<script>window.__xss = 'script'</script>",
+    "<img src=x onerror=\"window.__xss = 'img'\">",
+    "<svg onload=\"window.__xss = 'svg'\"></svg>",
+    "javascript:alert(1)",
+    "</script><script>window.__xss = 'breakout'</script>",
+    "<a href=\"javascript:window.__xss='link'\">click me</a>",
+]
+
+
+def test_xss_bodies_show_as_text_and_run_nothing(live_server_factory, new_page):
+    server = live_server_factory()
+    mallory, victim = new_page(), new_page()
+    dialogs: list[str] = []
+    for page, name in ((mallory, "mallory"), (victim, "victim")):
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        signup(page, server.url, name)
+        open_room(page, server.url, "lobby")
+
+    for body in XSS:
+        send(mallory, body)
+    expected = [(n, "mallory", body) for n, body in enumerate(XSS, start=1)]
+
+    def check(page) -> None:
+        expect(page.locator("#messages li.msg")).to_have_count(len(XSS))
+        assert shown(page) == expected  # the literal text, character for character
+        assert page.locator("#messages img, #messages svg, #messages script").count() == 0
+        assert page.locator("#messages a").count() == 0
+        assert page.evaluate("window.__xss") is None
+
+    check(victim)  # live, through chat.js
+    victim.locator("#messages li.msg").last.locator(".msg-body").click()
+    check(mallory)
+    for page in (victim, mallory):
+        page.reload()  # server-rendered HTML and json_script data
+        expect_state(page, "connected")
+        check(page)
+    assert dialogs == []

@@ -1,0 +1,148 @@
+"""Issue 3 in a real browser: messages typed while offline wait in the outbox (surviving a
+reload), are delivered exactly once when the network returns, and everyone sees them once,
+in order. Headless Chromium against a real daphne process.
+
+What Chromium does when Playwright takes a context offline (checked, Chromium 14x): the page
+gets the `offline` event, new WebSockets fail at once, but an already open WebSocket stays
+OPEN and silently carries nothing (a ping gets no pong). chat.js drops the socket on the
+`offline` event (and the heartbeat would catch it within ~20 s if the event never came).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import expect_message, expect_state, open_room, pending, send, shown, signup
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+WS_URL = re.compile(r"/ws/chat/")
+
+
+def stored(env: dict[str, str], room: str) -> list[tuple[int, str, str | None]]:
+    """(seq, body, client_id) of the room's messages, straight from the server's database."""
+    path = env["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            "SELECT m.seq, m.body, m.client_id FROM chat_message m "
+            "JOIN chat_room r ON r.id = m.room_id WHERE r.slug = ? ORDER BY m.seq",
+            (room,),
+        ).fetchall()
+
+
+def test_offline_outbox_survives_reload_and_delivers_once(live_env, live_server_factory, new_page):
+    server = live_server_factory()
+    alice, bob = new_page(), new_page()
+    for page, name in ((alice, "alice"), (bob, "bob")):
+        signup(page, server.url, name)
+        open_room(page, server.url, "lobby")
+    send(alice, "before the outage")
+    expect_message(bob, "before the outage")
+
+    # The network goes away: the page says so, and what alice types waits, marked pending.
+    alice.context.set_offline(True)
+    expect_state(alice, "offline")
+    send(alice, "offline 1")
+    send(alice, "offline 2")
+    expect(alice.locator("#outbox li.pending")).to_have_count(2)
+    expect(alice.locator("#outbox li .status").first).to_have_text("sending…")
+
+    # A reload while the chat server is still out of reach (the page itself loads, the
+    # WebSocket does not get through): the pending messages are still there.
+    blocked = True
+
+    def gate(ws) -> None:
+        if blocked:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    alice.route_web_socket(WS_URL, gate)
+    alice.context.set_offline(False)
+    alice.reload()
+    expect(alice.locator("#outbox li.pending")).to_have_count(2)
+    assert pending(alice) == [("pending", "offline 1"), ("pending", "offline 2")]
+    expect(alice.locator("#conn-state")).to_have_attribute(
+        "data-state", re.compile("reconnecting|connecting")
+    )
+    alice.context.set_offline(True)
+    expect_state(alice, "offline")
+    send(alice, "offline 3")
+    expect(alice.locator("#outbox li.pending")).to_have_count(3)
+    assert [seq for seq, _, _ in stored(live_env, "lobby")] == [1]  # nothing got through
+    assert [body for _, _, body in shown(bob)] == ["before the outage"]
+
+    # Back online: the page reconnects at once and the outbox drains, each message once.
+    blocked = False
+    alice.context.set_offline(False)
+    expect_state(alice, "connected")
+    expect(alice.locator("#outbox li")).to_have_count(0)
+    expected = [
+        (1, "alice", "before the outage"),
+        (2, "alice", "offline 1"),
+        (3, "alice", "offline 2"),
+        (4, "alice", "offline 3"),
+    ]
+    expect(bob.locator("#messages li.msg")).to_have_count(4)
+    assert shown(bob) == expected
+    expect(alice.locator("#messages li.msg")).to_have_count(4)
+    assert shown(alice) == expected
+
+    rows = stored(live_env, "lobby")
+    assert [(seq, body) for seq, body, _ in rows] == [(s, b) for s, _, b in expected]
+    client_ids = [cid for _, _, cid in rows]
+    assert all(client_ids) and len(set(client_ids)) == 4
+
+    # And a last reload shows the same, with nothing left pending.
+    alice.reload()
+    expect_state(alice, "connected")
+    assert shown(alice) == expected
+    assert pending(alice) == []
+
+
+def test_lost_echo_is_not_stored_twice(live_env, live_server_factory, new_page):
+    """The server stores a message but the connection dies before its echo arrives: the
+    message stays pending, and after the reconnect it is settled by the resume (or the
+    idempotent resend), never stored or shown twice."""
+    server = live_server_factory()
+    alice, bob = new_page(), new_page()
+    signup(bob, server.url, "bob")
+    open_room(bob, server.url, "lobby")
+    signup(alice, server.url, "alice")
+
+    sockets = []
+
+    def relay(ws) -> None:
+        """Pass frames through, except server frames after a post: those are lost."""
+        upstream = ws.connect_to_server()
+        state = {"posted": False}
+
+        def to_server(text) -> None:
+            if '"type":"message"' in str(text).replace(" ", ""):
+                state["posted"] = True
+            upstream.send(text)
+
+        def to_page(text) -> None:
+            if not state["posted"]:
+                ws.send(text)
+
+        ws.on_message(to_server)
+        upstream.on_message(to_page)
+        sockets.append(ws)
+
+    alice.route_web_socket(WS_URL, relay)
+    open_room(alice, server.url, "lobby")
+    send(alice, "did you get this?")
+    expect_message(bob, "did you get this?")  # stored and broadcast...
+    expect(alice.locator("#outbox li.pending")).to_have_count(1)  # ...but alice never heard
+    assert alice.locator("#messages li.msg").count() == 0
+
+    sockets[-1].close()  # the connection drops; the next one is a clean relay
+    expect(alice.locator("#outbox li")).to_have_count(0)
+    expect_message(alice, "did you get this?", user="alice")
+    assert [body for _, body, _ in stored(live_env, "lobby")] == ["did you get this?"]
+    assert shown(bob) == [(1, "alice", "did you get this?")]
