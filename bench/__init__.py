@@ -1,0 +1,1 @@
+"""The benchmark suite: `python -m bench run --quick|--full` (see docs/benchmarks.md)."""

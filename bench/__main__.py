@@ -1,0 +1,42 @@
+"""python -m bench run --quick | --full | --smoke [options]  (docs/benchmarks.md)"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from . import report
+from .run import PRESETS, run_sync
+from .servers import ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the scenarios and write the results")
+    size = run.add_mutually_exclusive_group()
+    for name in PRESETS:
+        size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
+    run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
+    run.add_argument("--scenarios", help="comma-separated: burst,paced,slow,history,idle,cross")
+    run.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    run.add_argument("--database-url", help="default: a SQLite file under bench/.data/")
+    run.add_argument("--redis-url", help="for the cross scenario; default: a private redis-server")
+    args = parser.parse_args(argv)
+    cfg = PRESETS[args.preset or "quick"]
+    if args.servers:
+        cfg = dataclasses.replace(cfg, servers=tuple(args.servers.split(",")))
+    if args.scenarios:
+        cfg = dataclasses.replace(cfg, scenarios=tuple(args.scenarios.split(",")))
+    data = run_sync(cfg, args.out, args.database_url, args.redis_url)
+    paths = report.write(data, args.out)
+    print(paths["markdown"].read_text())
+    for kind, path in paths.items():
+        print(f"{kind}: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

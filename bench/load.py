@@ -1,0 +1,355 @@
+"""The load clients: receiver worker processes and the sender, speaking either our protocol
+(the site) or the tutorial's frames (tutorial, bare).
+
+Each message a sender posts carries `bench:<index>:<monotonic ns>` in its body, so every
+receiver measures latency from the payload itself (CLOCK_MONOTONIC is shared by all
+processes of the machine) and counts what it lost by index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import json
+import multiprocessing as mp
+import re
+import socket
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+PAYLOAD = re.compile(r"bench:(\d+):(\d+)")
+SEQ = re.compile(r'"seq":(\d+)')
+REPLAY_PREFIXES = ('{"type":"welcome"', '{"type":"history"')
+CONNECT_CONCURRENCY = 50
+
+
+@dataclass
+class ConnSpec:
+    url: str  # for a resume, "{since}" is replaced by the last seq seen
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    origin: str | None = None
+    stall: bool = False  # stop reading after the welcome (a slow or stalled client)
+    resume_url: str | None = None  # where a stalled client resumes (site only)
+
+
+@dataclass
+class Job:
+    conns: list[ConnSpec]
+    expect: int  # bench payloads each connection should receive
+    idle_timeout: float = 5.0  # give up this long after the last frame
+    deadline: float = 120.0
+    stall_seconds: float = 0.0  # how long stalled clients stop reading
+    mode: str = "receive"  # receive | idle
+
+
+def body(index: int, pad: int = 0) -> str:
+    return f"bench:{index}:{time.monotonic_ns()}" + (" " + "x" * pad if pad else "")
+
+
+# --- HTTP login (the sender) -----------------------------------------------------------
+
+
+def http_login(base_url: str, username: str, password: str) -> str:
+    """Log in through the site's login form; return the Cookie header value."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base_url}/accounts/login/", timeout=30).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if token is None:
+        raise RuntimeError("the login page has no CSRF token")
+    form = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
+    ).encode()
+    request = urllib.request.Request(
+        f"{base_url}/accounts/login/", data=form, headers={"Referer": f"{base_url}/accounts/login/"}
+    )
+    opener.open(request, timeout=30).read()
+    cookies = {c.name: c.value for c in jar}
+    if "sessionid" not in cookies:
+        raise RuntimeError(f"login as {username} failed")
+    return f"sessionid={cookies['sessionid']}"
+
+
+# --- connections -----------------------------------------------------------------------
+
+
+async def open_ws(spec: ConnSpec, url: str | None = None, **kwargs: Any) -> ClientConnection:
+    sock = None
+    if spec.stall:
+        # A tiny receive buffer, so the server meets back-pressure after a few frames
+        # instead of after the kernel's megabytes of loopback buffering.
+        parts = urlsplit(url or spec.url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port))
+        kwargs.setdefault("max_queue", 2)
+    return await connect(
+        url or spec.url,
+        additional_headers=spec.headers,
+        origin=spec.origin,  # type: ignore[arg-type]
+        open_timeout=60,
+        ping_interval=None,
+        compression=None,
+        max_size=None,
+        sock=sock,
+        **kwargs,
+    )
+
+
+@dataclass
+class Tally:
+    """What one receiving connection saw."""
+
+    expect: int
+    got: bytearray = field(init=False)
+    latencies: list[int] = field(default_factory=list)
+    dup: int = 0
+    last_ns: int = 0
+    max_seq: int = 0
+    closed_code: int | None = None
+    resumed: bool = False
+    done: bool = False
+
+    def __post_init__(self) -> None:
+        self.got = bytearray(self.expect)
+
+    def frame(self, text: str) -> None:
+        now = time.monotonic_ns()
+        replay = text.startswith(REPLAY_PREFIXES)
+        for match in PAYLOAD.finditer(text):
+            index = int(match.group(1))
+            if index >= self.expect:
+                continue
+            if self.got[index]:
+                self.dup += 1
+                continue
+            self.got[index] = 1
+            if not replay:
+                self.latencies.append(now - int(match.group(2)))
+                self.last_ns = now
+        seqs = SEQ.findall(text)
+        if seqs:
+            self.max_seq = max(self.max_seq, int(seqs[-1]))
+
+    @property
+    def received(self) -> int:
+        return sum(self.got)
+
+    def complete(self) -> bool:
+        return self.received >= self.expect
+
+
+async def receive_until_done(ws: ClientConnection, tally: Tally) -> None:
+    """Read until every expected payload arrived or the connection closed; the worker's
+    watchdog cancels this when the room went quiet (no wait_for per frame: that costs a
+    task per frame, and the client must not be the bottleneck)."""
+    try:
+        async for text in ws:
+            if isinstance(text, str):
+                tally.frame(text)
+                if tally.complete():
+                    return
+    except websockets.ConnectionClosed:
+        pass
+    tally.closed_code = ws.close_rcvd.code if ws.close_rcvd else 1006
+
+
+async def resume(spec: ConnSpec, tally: Tally, job: Job, end: float) -> None:
+    """Reconnect with ?since= and page through history until nothing is missing."""
+    assert spec.resume_url is not None
+    tally.resumed = True
+    ws = await open_ws(
+        ConnSpec(url=spec.resume_url, headers=spec.headers, origin=spec.origin),
+        spec.resume_url.format(since=tally.max_seq),
+    )
+    try:
+        while not tally.complete() and time.monotonic() < end:
+            text = await asyncio.wait_for(ws.recv(), job.idle_timeout)
+            tally.frame(text)  # type: ignore[arg-type]
+            if text.startswith(REPLAY_PREFIXES) and not tally.complete():  # type: ignore[union-attr]
+                frame = json.loads(text)
+                if frame.get("has_more_after") or frame.get("has_more"):
+                    await ws.send(
+                        json.dumps({"type": "history", "after": tally.max_seq, "limit": 100})
+                    )
+    finally:
+        await ws.close()
+
+
+async def run_one(spec: ConnSpec, ws: ClientConnection, tally: Tally, job: Job) -> None:
+    if spec.stall:
+        await asyncio.sleep(job.stall_seconds)  # not reading: the server must cope
+    try:
+        await receive_until_done(ws, tally)
+    finally:
+        tally.done = True
+    if spec.stall and not tally.complete() and spec.resume_url:
+        await ws.close()
+        await resume(spec, tally, job, time.monotonic() + job.deadline)
+    else:
+        await ws.close()
+
+
+async def watchdog(tallies: list[Tally], tasks: list[asyncio.Task[None]], job: Job) -> None:
+    """Stop the readers when the room has been quiet for idle_timeout, or at the deadline."""
+    start = time.monotonic_ns()
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(0.25)
+        now = time.monotonic_ns()
+        last = max([start] + [t.last_ns for t in tallies])
+        quiet = (now - last) / 1e9 > job.idle_timeout + job.stall_seconds
+        if quiet or (now - start) / 1e9 > job.deadline:
+            for task, tally in zip(tasks, tallies, strict=True):
+                if not tally.done:
+                    task.cancel()
+            break
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def worker_main(job: Job, pipe: Any) -> None:
+    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def opened(spec: ConnSpec) -> ClientConnection:
+        async with sem:
+            return await open_ws(spec)
+
+    results = await asyncio.gather(*(opened(s) for s in job.conns), return_exceptions=True)
+    conns = [
+        (s, r) for s, r in zip(job.conns, results, strict=True) if not isinstance(r, Exception)
+    ]
+    errors = [repr(r) for r in results if isinstance(r, Exception)]
+    loop = asyncio.get_running_loop()
+    pipe.send({"ready": len(conns), "errors": errors[:5]})
+    if job.mode == "idle":
+        await loop.run_in_executor(None, pipe.recv)  # hold them open until told
+        await asyncio.gather(*(ws.close() for _, ws in conns), return_exceptions=True)
+        pipe.send({"closed": len(conns)})
+        return
+    tallies = [Tally(job.expect) for _ in conns]
+    tasks = [
+        asyncio.create_task(run_one(s, ws, t, job))
+        for (s, ws), t in zip(conns, tallies, strict=True)
+    ]
+    await watchdog(tallies, tasks, job)
+    out = []
+    for (spec, _), t, task in zip(conns, tallies, tasks, strict=True):
+        error = None
+        if not task.cancelled() and task.exception() is not None:
+            error = repr(task.exception())
+        out.append(
+            {
+                "stall": spec.stall,
+                "error": error,
+                "received": t.received,
+                "dup": t.dup,
+                "latencies": t.latencies,
+                "last_ns": t.last_ns,
+                "closed_code": t.closed_code,
+                "resumed": t.resumed,
+            }
+        )
+    pipe.send({"conns": out, "errors": errors[:5], "failed_connects": len(errors)})
+
+
+def worker_entry(job: Job, pipe: Any) -> None:
+    try:  # the faster loop, so the load client is less of a limit
+        import uvloop
+
+        uvloop.run(worker_main(job, pipe))
+    except ImportError:
+        asyncio.run(worker_main(job, pipe))
+
+
+class Workers:
+    """Receiver processes (several when one client process would be the bottleneck)."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipes = []
+        self.procs = []
+        for job in jobs:
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=worker_entry, args=(job, child), daemon=True)
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+
+    async def _recv(self, pipe: Any, wait: float) -> Any:
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(None, pipe.poll, wait)
+        if not ok:
+            raise TimeoutError("a load worker did not answer in time")
+        return pipe.recv()
+
+    async def gather(self, wait: float) -> list[Any]:
+        return list(await asyncio.gather(*(self._recv(p, wait) for p in self.pipes)))
+
+    def tell(self, message: Any) -> None:
+        for pipe in self.pipes:
+            pipe.send(message)
+
+    def join(self) -> None:
+        for proc in self.procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+
+
+def split(specs: list[ConnSpec], parts: int, job_args: dict[str, Any]) -> list[Job]:
+    parts = max(1, min(parts, len(specs)))
+    return [Job(conns=specs[i::parts], **job_args) for i in range(parts)]
+
+
+# --- the sender ------------------------------------------------------------------------
+
+
+def post_text(target: str, text: str) -> str:
+    if target == "site":
+        return json.dumps({"type": "message", "body": text})
+    return json.dumps({"message": text})
+
+
+async def drain(ws: ClientConnection) -> None:
+    try:
+        async for _ in ws:
+            pass
+    except websockets.ConnectionClosed:
+        pass
+
+
+class Sender:
+    """Posts messages, as fast as possible or at a rate. It reads (and drops) what it
+    receives so it never back-pressures the server, and stays connected until closed so
+    the server handles every frame it sent."""
+
+    def __init__(self, spec: ConnSpec, target: str) -> None:
+        self.spec = spec
+        self.target = target
+
+    async def __aenter__(self) -> Sender:
+        self.ws = await open_ws(self.spec)
+        self.reader = asyncio.create_task(drain(self.ws))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.reader.cancel()
+        await self.ws.close()
+
+    async def send(self, count: int, rate: float | None = None, pad: int = 0) -> tuple[int, int]:
+        """Returns the monotonic ns of the first and the last send."""
+        first = time.monotonic_ns()
+        for i in range(count):
+            if rate:
+                delay = first / 1e9 + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await self.ws.send(post_text(self.target, body(i, pad)))
+        return first, time.monotonic_ns()

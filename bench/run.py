@@ -1,0 +1,336 @@
+"""Drive a whole bench run: servers up, scenarios over every target and ASGI server, results
+written by bench.report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import scenarios
+from .load import http_login
+from .scenarios import Users, progress
+from .servers import ROOT, PrivateRedis, Server, server_env
+
+DATA_DIR = ROOT / "bench" / ".data"
+SENDER, SENDER_PASSWORD = "bench-sender", "bench-sender-password-1"
+TARGETS = ("site", "tutorial", "bare")
+
+
+@dataclass
+class Config:
+    name: str
+    receivers: int
+    messages: int
+    paced_rate: float
+    paced_seconds: float
+    idle_connections: int
+    history_sizes: tuple[int, int]
+    history_samples: int
+    slow_stalled: int
+    slow_messages: int
+    slow_pad: int  # body padding, so a stalled socket's backlog grows quickly
+    workers: int
+    slow_stall_seconds: float = 8.0  # how long stalled clients stop reading
+    servers: tuple[str, ...] = ("daphne", "uvicorn")
+    scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross")
+    cross_receivers: int = 0  # 0: same as receivers
+
+
+PRESETS = {
+    # CI's smoke run (tests/test_bench_smoke.py): every part of the tool, in seconds.
+    "smoke": Config(
+        name="smoke",
+        receivers=3,
+        messages=20,
+        paced_rate=30,
+        paced_seconds=1,
+        idle_connections=10,
+        history_sizes=(100, 1000),
+        history_samples=3,
+        slow_stalled=1,
+        slow_messages=40,
+        slow_pad=1000,
+        workers=1,
+        slow_stall_seconds=1.0,
+        servers=("daphne",),
+        scenarios=("burst", "paced", "slow", "history", "idle"),
+    ),
+    # A few minutes: the issue's loads, smaller where they only take longer.
+    "quick": Config(
+        name="quick",
+        receivers=100,
+        messages=200,
+        paced_rate=30,
+        paced_seconds=3,
+        idle_connections=500,
+        history_sizes=(1000, 100_000),
+        history_samples=20,
+        slow_stalled=3,
+        slow_messages=300,
+        slow_pad=1000,
+        workers=2,
+    ),
+    # The issue's figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
+    # sockets, history at 1,000 and 1,000,000 messages.
+    "full": Config(
+        name="full",
+        receivers=100,
+        messages=500,
+        paced_rate=30,
+        paced_seconds=10,
+        idle_connections=2000,
+        history_sizes=(1000, 1_000_000),
+        history_samples=50,
+        slow_stalled=5,
+        slow_messages=500,
+        slow_pad=1000,
+        workers=2,
+    ),
+}
+
+
+@dataclass
+class Run:
+    cfg: Config
+    out_dir: Path
+    db_url: str
+    redis_url: str | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: f"{int(time.time()):x}")
+
+    def room(self, scenario: str, asgi: str, variant: str = "") -> str:
+        return "_".join(x for x in ("b", self.run_id, scenario, asgi, variant) if x)[:50]
+
+    def add(self, scenario: str, asgi: str, target: str, variant: str, row: dict[str, Any]) -> None:
+        row = {"scenario": scenario, "asgi": asgi, "target": target, "variant": variant, **row}
+        self.rows.append(row)
+        brief = {k: v for k, v in row.items() if k not in {"errors"} and v not in (None, [], "")}
+        progress(json.dumps(brief))
+
+
+def raise_fd_limit(need: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, need))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def django(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+async def with_servers(run: Run, asgi: str, env: dict[str, str], fn: Any) -> None:
+    """Start site, tutorial and bare servers fresh, call fn(servers), stop them."""
+    log_dir = run.out_dir / "logs"
+    servers = {
+        "site": Server("site", asgi, env, log_dir),
+        "tutorial": Server("tutorial", asgi, env, log_dir),
+        "bare": Server("bare", "websockets", env, log_dir),
+    }
+    try:
+        for server in servers.values():
+            server.start()
+        await fn(servers)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+async def main(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None) -> dict:
+    raise_fd_limit(cfg.idle_connections * 2 + 1000)
+    db_url = db_url or f"sqlite:///{DATA_DIR / 'bench.sqlite3'}"
+    run = Run(cfg, out_dir, db_url, redis_url)
+    env = server_env(db_url)
+    started = time.time()
+    progress(f"run {run.run_id} ({cfg.name}); database {db_url}")
+    django(env, "manage.py", "migrate", "--noinput")
+    need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
+    made = json.loads(
+        django(
+            env,
+            "-m",
+            "bench.seed",
+            "users",
+            "--count",
+            str(need),
+            "--prefix",
+            "bench-u",
+            "--sender",
+            SENDER,
+            "--password",
+            SENDER_PASSWORD,
+        )
+    )
+    users = Users(cookies=made["cookies"], sender_cookie="")
+    progress(f"{need} users with sessions ready")
+
+    for asgi in cfg.servers:
+
+        async def measure(servers: dict[str, Server], asgi: str = asgi) -> None:
+            if not users.sender_cookie:
+                users.sender_cookie = http_login(servers["site"].origin, SENDER, SENDER_PASSWORD)
+            await fan_out_scenarios(run, asgi, servers, users)
+            if "history" in cfg.scenarios:
+                await history(run, asgi, servers["site"], users, env)
+
+        await with_servers(run, asgi, env, measure)
+        if "idle" in cfg.scenarios:
+            for target in TARGETS:
+                if target == "bare" and asgi != cfg.servers[0]:
+                    continue  # bare does not depend on the ASGI server: measure it once
+
+                async def idle(
+                    servers: dict[str, Server], target: str = target, asgi: str = asgi
+                ) -> None:
+                    row = await scenarios.idle_memory(
+                        [servers[target]],
+                        run.room("idle", asgi),
+                        users,
+                        cfg.idle_connections,
+                        cfg.workers,
+                    )
+                    run.add("idle", asgi, target, "", row)
+
+                await with_servers(run, asgi, env, idle)
+    if "cross" in cfg.scenarios:
+        await cross_process(run, env, users)
+    return {
+        "meta": machine_facts(started),
+        "config": asdict(cfg),
+        "results": run.rows,
+    }
+
+
+async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], users: Users) -> None:
+    cfg = run.cfg
+    for target in TARGETS:
+        server = servers[target]
+        if "burst" in cfg.scenarios:
+            row = await scenarios.fan_out(
+                servers=[server],
+                room=run.room("burst", asgi, target),
+                users=users,
+                receivers=cfg.receivers,
+                messages=cfg.messages,
+                workers=cfg.workers,
+            )
+            run.add("burst", asgi, target, "", row)
+        if "paced" in cfg.scenarios:
+            row = await scenarios.fan_out(
+                servers=[server],
+                room=run.room("paced", asgi, target),
+                users=users,
+                receivers=cfg.receivers,
+                messages=int(cfg.paced_rate * cfg.paced_seconds),
+                workers=cfg.workers,
+                rate=cfg.paced_rate,
+            )
+            run.add("paced", asgi, target, "", row)
+        if "slow" in cfg.scenarios:
+            for variant, stalled in (("control", 0), ("stalled", cfg.slow_stalled)):
+                row = await scenarios.fan_out(
+                    servers=[server],
+                    room=run.room("slow", asgi, target + variant[:1]),
+                    users=users,
+                    receivers=cfg.receivers + stalled,
+                    messages=cfg.slow_messages,
+                    workers=cfg.workers,
+                    stalled=stalled,
+                    pad=cfg.slow_pad,
+                    stall_seconds=cfg.slow_stall_seconds if stalled else 0.0,
+                )
+                run.add("slow", asgi, target, variant, row)
+
+
+async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]) -> None:
+    for size in run.cfg.history_sizes:
+        slug = f"bench_history_{size}"
+        progress(f"seeding {slug} with {size} messages (reused when present)")
+        seeded = json.loads(
+            django(env, "-m", "bench.seed", "history", "--room", slug, "--count", str(size))
+        )
+        row = await scenarios.history_times(site, slug, users, size, run.cfg.history_samples)
+        run.add("history", asgi, "site", str(size), {**row, "seeded_now": seeded["seeded"]})
+
+
+async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
+    """The same load on one process and on two processes sharing Redis."""
+    cfg = run.cfg
+    redis = None
+    redis_url = run.redis_url
+    if redis_url is None:
+        redis = PrivateRedis(run.out_dir / "logs").start()
+        redis_url = redis.url
+    env = server_env(run.db_url, redis_url)
+    log_dir = run.out_dir / "logs"
+    try:
+        for asgi in cfg.servers:
+            for target in ("site", "tutorial"):
+                for procs in (1, 2):
+                    servers = [Server(target, asgi, env, log_dir) for _ in range(procs)]
+                    try:
+                        for server in servers:
+                            server.start()
+                        row = await scenarios.fan_out(
+                            servers=servers,
+                            room=run.room("cross", asgi, f"{target}{procs}"),
+                            users=users,
+                            receivers=cfg.cross_receivers or cfg.receivers,
+                            messages=cfg.messages,
+                            workers=cfg.workers,
+                        )
+                    finally:
+                        for server in servers:
+                            server.stop()
+                    run.add("cross", asgi, target, f"{procs}proc", row)
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+def machine_facts(started: float) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "commit": commit,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run_sync(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None) -> dict:
+    (out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(exist_ok=True)
+    return asyncio.run(main(cfg, out_dir, db_url, redis_url))

@@ -1,0 +1,207 @@
+"""The scenarios. Each returns result rows (dicts) for one target on one server set-up;
+bench.run drives them over the targets (site, tutorial baseline, bare ceiling) and ASGI
+servers (daphne, uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .load import ConnSpec, Sender, Workers, open_ws, split
+from .servers import Server
+
+
+def progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+@dataclass
+class Users:
+    """Sessions of the receivers (made in the database) and the sender's (logged in over
+    HTTP)."""
+
+    cookies: list[str]
+    sender_cookie: str
+
+
+def receiver_specs(
+    servers: list[Server], room: str, users: Users, count: int, stalled: int = 0
+) -> list[ConnSpec]:
+    """`count` receivers spread round-robin over `servers`, the first `stalled` of them
+    stalling."""
+    specs = []
+    for i in range(count):
+        server = servers[i % len(servers)]
+        headers = [("Cookie", users.cookies[i % len(users.cookies)])]
+        stall = i < stalled
+        specs.append(
+            ConnSpec(
+                url=server.ws_url(room),
+                headers=headers if server.target == "site" else [],
+                origin=server.origin,
+                stall=stall,
+                resume_url=server.ws_url(room) + "?since={since}"
+                if stall and server.target == "site"
+                else None,
+            )
+        )
+    return specs
+
+
+def sender_spec(server: Server, room: str, users: Users) -> ConnSpec:
+    return ConnSpec(
+        url=server.ws_url(room),
+        headers=[("Cookie", users.sender_cookie)] if server.target == "site" else [],
+        origin=server.origin,
+    )
+
+
+async def fan_out(
+    *,
+    servers: list[Server],
+    room: str,
+    users: Users,
+    receivers: int,
+    messages: int,
+    workers: int,
+    rate: float | None = None,
+    stalled: int = 0,
+    stall_seconds: float = 0.0,
+    pad: int = 0,
+    idle_timeout: float = 8.0,
+) -> dict[str, Any]:
+    """One sender posts `messages` to `room` on servers[0]; `receivers` (over all servers)
+    receive. Returns throughput, latency and loss."""
+    specs = receiver_specs(servers, room, users, receivers, stalled)
+    deadline = 60.0 + messages / (rate or 1000) * 3 + stall_seconds
+    pool = Workers(
+        split(
+            specs,
+            workers,
+            {
+                "expect": messages,
+                "idle_timeout": idle_timeout,
+                "deadline": deadline,
+                "stall_seconds": stall_seconds,
+            },
+        )
+    )
+    try:
+        ready = await pool.gather(wait=180)
+        connected = sum(r["ready"] for r in ready)
+        if connected < receivers:
+            errors = [e for r in ready for e in r["errors"]]
+            raise RuntimeError(f"only {connected}/{receivers} receivers connected: {errors}")
+        await asyncio.sleep(0.3)  # let the last joins settle on the server
+        async with Sender(sender_spec(servers[0], room, users), servers[0].target) as sender:
+            first, last = await sender.send(messages, rate=rate, pad=pad)
+            results = await pool.gather(wait=deadline + 60)
+    finally:
+        pool.join()
+    conns = [c for r in results for c in r["conns"]]
+    healthy = [c for c in conns if not c["stall"]]
+    stalled_c = [c for c in conns if c["stall"]]
+    latencies = [x / 1e6 for c in healthy for x in c["latencies"]]
+    delivered = sum(len(c["latencies"]) for c in healthy)
+    end_ns = max((c["last_ns"] for c in healthy), default=last)
+    seconds = max(1e-9, (end_ns - first) / 1e9)
+    row: dict[str, Any] = {
+        "receivers": receivers,
+        "messages": messages,
+        "deliveries": delivered,
+        "seconds": round(seconds, 3),
+        "deliveries_per_s": round(delivered / seconds, 1),
+        "send_seconds": round((last - first) / 1e9, 3),
+        "p50_ms": _r(pct(latencies, 50)),
+        "p99_ms": _r(pct(latencies, 99)),
+        "max_ms": _r(max(latencies) if latencies else None),
+        "lost": sum(messages - c["received"] for c in healthy),
+        "dup": sum(c["dup"] for c in conns),
+        "errors": [c["error"] for c in conns if c["error"]][:3],
+    }
+    if stalled:
+        row.update(
+            {
+                "stalled": stalled,
+                "stalled_disconnected": sum(1 for c in stalled_c if c["closed_code"]),
+                "stalled_close_codes": sorted({c["closed_code"] for c in stalled_c}, key=str),
+                "stalled_resumed": sum(1 for c in stalled_c if c["resumed"]),
+                "stalled_lost": sum(messages - c["received"] for c in stalled_c),
+            }
+        )
+    return row
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def idle_memory(
+    servers: list[Server], room: str, users: Users, connections: int, workers: int
+) -> dict[str, Any]:
+    """Open `connections` idle sockets; the server's RSS growth per socket."""
+    server = servers[0]
+    # One socket first, so what every room and process pays once is not counted.
+    warm = await open_ws(sender_spec(server, room, users))
+    await asyncio.sleep(1.0)
+    before = server.rss_kib()
+    specs = receiver_specs([server], room, users, connections)
+    pool = Workers(split(specs, workers, {"expect": 0, "mode": "idle"}))
+    started = time.monotonic()
+    try:
+        ready = await pool.gather(wait=600)
+        opened = sum(r["ready"] for r in ready)
+        seconds = time.monotonic() - started
+        await asyncio.sleep(2.0)
+        after = server.rss_kib()
+        pool.tell("close")
+        await pool.gather(wait=120)
+    finally:
+        pool.join()
+        await warm.close()
+    return {
+        "connections": opened,
+        "wanted": connections,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "kib_per_connection": round((after - before) / max(1, opened), 2),
+        "connect_seconds": round(seconds, 2),
+        "errors": [e for r in ready for e in r["errors"]][:3],
+    }
+
+
+async def history_times(
+    server: Server, room: str, users: Users, size: int, samples: int
+) -> dict[str, Any]:
+    """p50 time of a 50-message `history` page at the end and in the middle of `room`."""
+    ws = await open_ws(sender_spec(server, room, users))
+    try:
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome", welcome
+        out: dict[str, Any] = {"size": size}
+        for name, before in (("end", size + 1), ("middle", max(51, size // 2))):
+            times = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                await ws.send(json.dumps({"type": "history", "before": before, "limit": 50}))
+                frame = json.loads(await ws.recv())
+                times.append((time.perf_counter() - started) * 1000)
+                if frame["type"] != "history" or len(frame["messages"]) != 50:
+                    raise RuntimeError(f"bad history answer: {str(frame)[:300]}")
+            out[f"{name}_p50_ms"] = round(statistics.median(times), 3)
+        return out
+    finally:
+        await ws.close()

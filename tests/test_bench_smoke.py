@@ -1,0 +1,57 @@
+"""The benchmark tool's tiniest run, end to end, so it cannot rot. Never asserts speed:
+only that every scenario ran against the site and both references, wrote its files, and
+lost nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.mark.timeout(240)
+def test_bench_smoke_run_writes_results(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'bench.sqlite3'}"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--database-url",
+            database,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (tmp_path / "latest.md").read_text()
+    assert "| burst deliveries/s | daphne |" in table
+
+    rows = {(r["scenario"], r["target"], r["variant"]): r for r in data["results"]}
+    for target in ("site", "tutorial", "bare"):
+        for scenario in ("burst", "paced"):
+            row = rows[(scenario, target, "")]
+            assert row["deliveries"] == row["receivers"] * row["messages"], row
+            assert row["lost"] == 0 and row["dup"] == 0, row
+        assert rows[("idle", target, "")]["connections"] == data["config"]["idle_connections"]
+    stalled = rows[("slow", "site", "stalled")]
+    assert stalled["lost"] == 0 and stalled["stalled_lost"] == 0, stalled
+    for size in data["config"]["history_sizes"]:
+        assert rows[("history", "site", str(size))]["end_p50_ms"] > 0
+    burst = next(line for line in data["summary"] if line["figure"] == "burst deliveries/s")
+    assert burst["site_vs_tutorial"] is not None and burst["site_vs_bare"] is not None
