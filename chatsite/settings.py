@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from chatsite.layers import channel_layer_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -22,6 +24,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
 
 
 # A laptop has no SECRET_KEY set: run in DEBUG with a throwaway key. A deployment sets
@@ -82,10 +92,15 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "chatsite.asgi.application"
 
 # Database: DATABASE_URL (PostgreSQL in production), else a SQLite file. No persistent
-# connections: under ASGI every sync_to_async thread would hold one open forever.
+# connections (CONN_MAX_AGE=0): under ASGI each sync_to_async thread would keep its own
+# connection forever. PostgreSQL gets psycopg 3's pool instead (Django docs, "Connection
+# pool"): one pool per process, shared by those threads. CONN_HEALTH_CHECKS makes the pool
+# test a connection before handing it out, so a database restart costs no failed request.
 DATABASES = {
     "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=0,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -98,24 +113,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_POOL", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10),
+        # Seconds a request waits for a connection before failing (then /healthz says 503
+        # and a post gets `unavailable`), rather than hanging while the database is away.
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 5.0),
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Channel layer: channels-redis when REDIS_URL is set, else in-process memory.
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
-        }
-    }
-else:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000},
-        }
-    }
+# Channel layer: channels-redis when REDIS_URL (or REDIS_SENTINELS) is set, else
+# in-process memory. See docs/deployment.md for why the pub/sub layer is the default.
+CHANNEL_LAYERS = {"default": channel_layer_from_env(os.environ)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,10 +150,35 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# In development whitenoise serves straight from static/ (no collectstatic needed).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# In development whitenoise serves straight from static/ (no collectstatic needed). In
+# production `manage.py collectstatic` writes compressed, content-hashed files that
+# whitenoise serves with far-future cache headers.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# HTTPS (on by default when DEBUG is off): what `manage.py check --deploy` asks for.
+# Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=true and make the proxy set
+# X-Forwarded-Proto (docs/nginx.conf does).
+HTTPS = env_bool("HTTPS", default=not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check is for load balancers and probes, which speak plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Chat settings (documented in docs/protocol.md).
 CHAT_AUTO_CREATE_ROOMS = env_bool("CHAT_AUTO_CREATE_ROOMS", default=True)

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from chat.views import signup
+from chat.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

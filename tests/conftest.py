@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -99,10 +100,24 @@ async def open_chat(transactional_db) -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-def live_env(tmp_path):
-    """Environment for server processes on a fresh, migrated SQLite file."""
+def live_env(tmp_path, request):
+    """Environment for server processes on a fresh, migrated database: a SQLite file on the
+    embedded default; on the production stack (DATABASE_URL is PostgreSQL, as in tests/run.sh's
+    second pass) a PostgreSQL database of the test's own, plus REDIS_URL with a channel-layer
+    prefix of the test's own."""
     from tests.live import base_env, manage
 
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        from tests import stack
+
+        template = request.getfixturevalue("pg_template")
+        name = stack.unique_name("live")
+        stack.create_database(name, template=template)
+        request.addfinalizer(lambda: stack.drop_database(name))
+        extra = {"CHANNEL_LAYER_PREFIX": name}
+        if os.environ.get("REDIS_URL"):
+            extra["REDIS_URL"] = os.environ["REDIS_URL"]
+        return base_env(DATABASE_URL=stack.pg_url(name), **extra)
     env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}")
     manage(env, "migrate", "--noinput")
     return env
@@ -135,6 +150,62 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+# --- production stack: PostgreSQL and Redis of the tests' own (tests/stack.py) -----------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With CI=true a test that needs Redis, PostgreSQL or the browser fails instead of
+    skipping, however it was skipped: CI must not pass without having run them."""
+    outcome = yield
+    report = outcome.get_result()
+    needs = {"redis", "postgres", "browser"} & {m.name for m in item.iter_markers()}
+    if report.skipped and needs and os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, but it needs {', '.join(sorted(needs))}: " + str(
+            report.longrepr
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory):
+    """A migrated PostgreSQL database to copy (CREATE DATABASE ... TEMPLATE takes a
+    fraction of a second; migrating takes seconds)."""
+    from tests import stack
+    from tests.live import base_env, manage
+
+    stack.require_postgres()
+    name = stack.unique_name("tpl")
+    stack.create_database(name)
+    try:
+        manage(base_env(DATABASE_URL=stack.pg_url(name)), "migrate", "--noinput")
+        yield name
+    finally:
+        stack.drop_database(name)
+
+
+@pytest.fixture
+def pg_database(pg_template, request) -> str:
+    """The URL of a fresh, migrated PostgreSQL database of this test's own."""
+    from tests import stack
+
+    name = stack.unique_name("db")
+    stack.create_database(name, template=pg_template)
+    request.addfinalizer(lambda: stack.drop_database(name))
+    return stack.pg_url(name)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (free port, no persistence), which the test may
+    kill and restart."""
+    from tests.stack import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.kill()
 
 
 # Browser fixtures (headless Debian Chromium via Playwright): see tests/browser.py.

@@ -1,19 +1,108 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what is missing, then runs pytest.
-# This is the README's test command; .ci/run calls it.
+# The whole test suite, from a fresh clone: installs what is missing, then runs pytest twice:
+#   1. on the embedded default (SQLite + in-memory channel layer, no services);
+#   2. on the production stack (PostgreSQL + Redis), installing and starting them if needed.
+# Tests marked `redis` or `postgres` start or use those services themselves (their own
+# databases and redis-server processes), whatever the stack, so they run once, in pass 2.
+# This is the README's test command; .ci/run calls it. Arguments go to both pytest runs
+# (e.g. `bash tests/run.sh tests/test_health.py -x`).
+# Environment: STACKS="default postgres" (which passes to run), TEST_PG_URL (server for
+# test databases, default postgres://postgres@127.0.0.1:5432), TEST_REDIS_URL (default
+# redis://127.0.0.1:6379/0). With CI=true every test that needs a service must run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+STACKS=${STACKS:-default postgres}
+USER_PG_URL=${TEST_PG_URL:-}
+PG_SERVER=${TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
+REDIS_SERVER=${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+export TEST_PG_URL=$PG_SERVER
 
 # Headless Chromium from Debian (never a downloaded browser) for the browser tests.
 if [ ! -x /usr/bin/chromium ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
 fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+PY=.venv/bin/python
 
-.venv/bin/python -m pytest "$@"
+pg_ready() { "$PY" -c "import psycopg,sys; psycopg.connect(sys.argv[1] + '/postgres', connect_timeout=3).close()" "$PG_SERVER" 2>/dev/null; }
+redis_ready() { "$PY" -c "import redis,sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=3).ping()" "$REDIS_SERVER" 2>/dev/null; }
+wait_for() { for _ in $(seq 60); do "$@" && return 0; sleep 0.5; done; return 1; }
+
+start_services() {
+  # redis-server: the binary is also what tests that crash Redis start on their own ports.
+  if ! command -v redis-server >/dev/null; then apt_install redis-server; fi
+  if ! redis_ready; then
+    echo "run.sh: starting redis-server on 127.0.0.1:6379"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+    wait_for redis_ready || { echo "run.sh: Redis at $REDIS_SERVER is not reachable" >&2; exit 1; }
+  fi
+  if ! pg_ready; then
+    if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+      apt_install postgresql
+      # A fresh Debian cluster asks for a password over TCP: give the postgres role one.
+      as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" || true
+      if [ -z "$USER_PG_URL" ]; then
+        PG_SERVER=postgres://postgres:postgres@127.0.0.1:5432
+        export TEST_PG_URL=$PG_SERVER
+      fi
+    fi
+    if ! pg_ready; then
+      echo "run.sh: starting PostgreSQL"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+      wait_for pg_ready || { echo "run.sh: PostgreSQL at $PG_SERVER is not reachable" >&2; exit 1; }
+    fi
+  fi
+}
+
+# Unique per run, so concurrent runs on one machine never share a database or a prefix.
+export TEST_RUN_ID=${TEST_RUN_ID:-$(date +%s)$$}
+status=0
+ran=0
+run_pass() {  # run_pass NAME COMMAND...: pytest's 0 passed, 5 nothing selected, else failed
+  local name=$1 rc=0
+  shift
+  echo "=== run.sh: $name ==="
+  "$@" || rc=$?
+  if [ "$rc" = 5 ]; then
+    echo "run.sh: $name: no test selected"
+  elif [ "$rc" != 0 ]; then
+    echo "run.sh: $name FAILED (pytest exit $rc)"
+    status=1
+  else
+    ran=1
+  fi
+}
+
+for stack in $STACKS; do
+  case $stack in
+    default)
+      run_pass "embedded default (SQLite + in-memory layer)" \
+        env -u DATABASE_URL -u REDIS_URL -u CHANNEL_LAYER_PREFIX \
+        "$PY" -m pytest -m "not redis and not postgres" "$@"
+      ;;
+    postgres)
+      start_services
+      # pytest-django creates (and drops) test_chat_<run id> on that server.
+      run_pass "production stack (PostgreSQL + Redis)" \
+        env DATABASE_URL="$PG_SERVER/chat_$TEST_RUN_ID" REDIS_URL="$REDIS_SERVER" \
+        CHANNEL_LAYER_PREFIX="chat_$TEST_RUN_ID" "$PY" -m pytest "$@"
+      ;;
+    *) echo "run.sh: unknown stack $stack" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$status" = 0 ] && [ "$ran" = 0 ]; then
+  echo "run.sh: no test ran at all" >&2
+  exit 5
+fi
+exit $status
