@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from chat.views import signup
 from chat.health import healthz
+from chat.views import signup
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
