@@ -132,8 +132,9 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
-            ]
-            + ["--dir", str(self.workdir)],
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
