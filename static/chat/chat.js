@@ -38,6 +38,7 @@
     form: document.getElementById("composer"),
     input: document.getElementById("composer-input"),
     send: document.getElementById("send"),
+    roomNote: document.getElementById("room-note"),
   };
 
   // --- state -----------------------------------------------------------------------------
@@ -180,11 +181,18 @@
     el.olderStart.hidden = hasMoreBefore || oldest === null;
   }
 
-  function setTitle(room) {
-    if (!room || typeof room.title !== "string") return;
+  function setRoom(room) {
+    if (!room || typeof room !== "object") return;
     config.room = Object.assign({}, config.room, room);
-    el.title.textContent = room.title;
-    document.title = room.title + " · Chat";
+    if (typeof config.room.title === "string") {
+      el.title.textContent = config.room.title;
+      document.title = config.room.title + " · Chat";
+    }
+    const notes = [];
+    if (config.room.locked) notes.push("locked: only moderators post");
+    if (config.room.slow_mode) notes.push("slow mode: one message every " + config.room.slow_mode + " s");
+    el.roomNote.textContent = notes.join(" · ");
+    el.roomNote.hidden = notes.length === 0;
   }
 
   // --- connection state ------------------------------------------------------------------
@@ -195,8 +203,19 @@
   }
 
   function showBanner(text) {
+    clearTimeout(noticeTimer);
     el.banner.textContent = text;
     el.banner.hidden = false;
+  }
+
+  // A passing message (a refused command): shown for a few seconds.
+  let noticeTimer = null;
+  function showNotice(text) {
+    if (finalState) return;
+    showBanner(text);
+    noticeTimer = setTimeout(function () {
+      if (!finalState) el.banner.hidden = true;
+    }, 6000);
   }
 
   function updateCountdown() {
@@ -266,6 +285,7 @@
     connId++;
     welcomed = false;
     requests = [];
+    loadingOlder = false;
     clearTimeout(healthyTimer);
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
@@ -384,7 +404,7 @@
         return;
       }
       case "room_updated":
-        return setTitle(frame.room);
+        return setRoom(frame.room);
     }
   }
 
@@ -397,7 +417,7 @@
     healthyTimer = setTimeout(function () {
       if (id === connId) attempt = 0;
     }, HEALTHY_AFTER_MS);
-    setTitle(frame.room);
+    setRoom(frame.room);
     accept(frame.messages || []);
     if (frame.has_more_after || (frame.last_seq || 0) > last) askForGap(true);
     updateComposer();
@@ -444,14 +464,13 @@
       renderOutbox();
       return;
     }
-    // Our posts always carry a client_id, so an error without one answers a history request.
-    if (!frame.client_id && requests.length) {
+    // Our posts always carry a client_id. A history request can only fail as `unavailable`
+    // (we never send a malformed one); other errors answer moderation commands (moderation.js).
+    if (!frame.client_id && frame.code === "unavailable" && requests.length) {
       if (requests.shift() === "before") loadingOlder = false;
       else gapAskedAt = -1;
     }
-    if (frame.code === "rate_limited" || frame.code === "forbidden") {
-      showBanner(frame.detail || frame.code);
-    }
+    if (frame.detail) showNotice(frame.detail);
   }
 
   // --- outbox ----------------------------------------------------------------------------
@@ -607,6 +626,7 @@
   if (initial.messages.length) last = initial.messages[0].seq - 1;
   accept(initial.messages);
   showOlderControls();
+  setRoom(config.room);
   renderOutbox();
   scrollToBottom();
 
