@@ -25,14 +25,20 @@ WS_URL = re.compile(r"/ws/chat/")
 
 
 def stored(env: dict[str, str], room: str) -> list[tuple[int, str, str | None]]:
-    """(seq, body, client_id) of the room's messages, straight from the server's database."""
-    path = env["DATABASE_URL"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as db:
-        return db.execute(
-            "SELECT m.seq, m.body, m.client_id FROM chat_message m "
-            "JOIN chat_room r ON r.id = m.room_id WHERE r.slug = ? ORDER BY m.seq",
-            (room,),
-        ).fetchall()
+    """(seq, body, client_id) of the room's messages, straight from the server's database
+    (the SQLite file of the embedded default, or PostgreSQL on the production stack)."""
+    query = (
+        "SELECT m.seq, m.body, m.client_id FROM chat_message m "
+        "JOIN chat_room r ON r.id = m.room_id WHERE r.slug = {} ORDER BY m.seq"
+    )
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return db.execute(query.format("?"), (room,)).fetchall()
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        return db.execute(query.format("%s"), (room,)).fetchall()
 
 
 def test_offline_outbox_survives_reload_and_delivers_once(live_env, live_server_factory, new_page):
@@ -150,9 +156,9 @@ def test_lost_echo_is_not_stored_twice(live_env, live_server_factory, new_page):
 
 
 def post_out_of_band(env: dict[str, str], room: str, user: str, *bodies: str) -> None:
-    """Store messages from another process. With the in-memory channel layer nothing is
-    broadcast to the server, so a page can only learn of them from the database: by the
-    resume or by filling a gap."""
+    """Store messages from another process. On the embedded default (in-memory channel
+    layer) nothing reaches the server's process, so a page learns of them only from the
+    database: by the resume, or when the server fills the gap before a later live message."""
     code = (
         "from django.contrib.auth import get_user_model\n"
         "from chat import selectors, services\n"
