@@ -153,22 +153,24 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 # In development whitenoise serves straight from static/ (no collectstatic needed). In
 # production `manage.py collectstatic` writes compressed, content-hashed files that
-# whitenoise serves with far-future cache headers.
-WHITENOISE_USE_FINDERS = DEBUG
+# whitenoise serves with far-future cache headers (chatsite/staticfiles.py).
+STATIC_MANIFEST = STATIC_ROOT / "staticfiles.json"
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_MANIFEST.exists()
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "chatsite.staticfiles.StaticStorage"
     },
 }
 
-# HTTPS (on by default when DEBUG is off): what `manage.py check --deploy` asks for.
-# Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER=true and make the proxy set
-# X-Forwarded-Proto (docs/nginx.conf does).
-HTTPS = env_bool("HTTPS", default=not DEBUG)
+# HTTPS=1 behind TLS (what `manage.py check --deploy` asks for): HTTPS redirect, secure
+# cookies, HSTS. Off unless set, so a DEBUG-off server on plain HTTP (benchmarks, tests)
+# still works. Behind a TLS-terminating proxy, also set SECURE_PROXY_SSL_HEADER=1 and make
+# the proxy set X-Forwarded-Proto (docs/nginx.conf does).
+HTTPS = env_bool("HTTPS", default=False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
