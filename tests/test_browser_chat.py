@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -133,3 +135,59 @@ def test_xss_bodies_show_as_text_and_run_nothing(live_server_factory, new_page):
         expect_state(page, "connected")
         check(page)
     assert dialogs == []
+
+
+HOOK_SPY = """
+window.__rendered = [];
+window.__frames = [];
+document.addEventListener("chat:rendered", (e) => window.__rendered.push(
+  [e.detail.message.seq, e.detail.element.dataset.seq, e.detail.element.dataset.user,
+   Boolean(e.detail.element.querySelector(".msg-actions"))]));
+document.addEventListener("chat:frame", (e) => window.__frames.push(e.detail.type));
+"""
+
+
+def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
+    """What moderation.js builds on: chat:rendered for every message (the first page too),
+    chat:frame for every frame, window.chat.send; and deletions and room updates from the
+    server show at once in every open page."""
+    server = live_server_factory()
+    owner, guest = new_page(), new_page()
+    signup(owner, server.url, "owner")
+    open_room(owner, server.url, "lobby")  # the first visitor creates and owns the room
+    send(owner, "first")
+    expect_message(owner, "first")
+    signup(guest, server.url, "guest")
+    # Stand in for moderation.js (loaded after chat.js, as in the template) with a spy.
+    guest.route(
+        re.compile(r"/static/chat/moderation\.js$"),
+        lambda route: route.fulfill(body=HOOK_SPY, content_type="text/javascript"),
+    )
+    open_room(guest, server.url, "lobby")
+    send(guest, "something rude")
+    expect_message(owner, "something rude")
+
+    assert guest.evaluate("window.__rendered") == [
+        [1, "1", "owner", True],
+        [2, "2", "guest", True],
+    ]
+    assert guest.evaluate("window.__frames")[:2] == ["welcome", "message"]
+    assert guest.evaluate("[window.chat.username, window.chat.room]") == ["guest", "lobby"]
+    assert guest.evaluate("window.chat.send({type: 'ping'})") is True
+    guest.wait_for_function("window.__frames.includes('pong')")
+
+    owner.evaluate("window.chat.send({type: 'delete', seq: 2, reason: 'rude'})")
+    for page in (owner, guest):
+        item = page.locator('#messages li.msg[data-seq="2"]')
+        expect(item).to_have_class(re.compile(r"\bdeleted\b"))
+        expect(item.locator(".msg-body")).to_have_text("This message was deleted.")
+    guest.wait_for_function("window.__frames.includes('message_deleted')")
+
+    owner.evaluate("window.chat.send({type: 'room_settings', locked: true})")
+    for page in (owner, guest):
+        expect(page.locator("#room-note")).to_contain_text("locked")
+    guest.reload()  # deleted stays deleted
+    expect_state(guest, "connected")
+    expect(guest.locator('#messages li.msg[data-seq="2"] .msg-body')).to_have_text(
+        "This message was deleted."
+    )

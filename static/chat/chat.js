@@ -271,7 +271,7 @@
       if (id !== connId) return;
       const opened = welcomed;
       dropSocket();
-      if (event.code === 4403) return stopFor("closed", "You were removed from this room.");
+      if (event.code === 4403) return stopFor("closed", "You can no longer chat here: you were removed from this room, or logged out.");
       if (event.code === 4404) return stopFor("closed", "This room was deleted.");
       if (!opened && attempt >= 2) checkStillLoggedIn();
       scheduleReconnect();
@@ -289,6 +289,7 @@
     clearTimeout(healthyTimer);
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
+    pongTimer = null;
     if (socket && socket.readyState <= WebSocket.OPEN) {
       try {
         socket.close();
@@ -621,15 +622,6 @@
     if (document.visibilityState === "visible") reconnectNow();
   });
 
-  // The server rendered the latest page; take over its list with the same data.
-  el.list.replaceChildren();
-  if (initial.messages.length) last = initial.messages[0].seq - 1;
-  accept(initial.messages);
-  showOlderControls();
-  setRoom(config.room);
-  renderOutbox();
-  scrollToBottom();
-
   window.chat = {
     send: send,
     username: config.username,
@@ -638,5 +630,29 @@
     config: config,
   };
 
-  connect();
+  function start() {
+    // The server rendered the latest page; take over its list with the same data.
+    el.list.replaceChildren();
+    if (initial.messages.length) last = initial.messages[0].seq - 1;
+    accept(initial.messages);
+    showOlderControls();
+    setRoom(config.room);
+    renderOutbox();
+    scrollToBottom();
+    connect();
+  }
+
+  // Start once every deferred script has run (DOMContentLoaded comes after them), so their
+  // chat:rendered and chat:frame listeners (moderation.js) see the first page too.
+  let started = false;
+  function startOnce() {
+    if (started) return;
+    started = true;
+    start();
+  }
+  if (document.readyState === "complete") startOnce();
+  else {
+    document.addEventListener("DOMContentLoaded", startOnce);
+    window.addEventListener("load", startOnce);
+  }
 })();
