@@ -235,3 +235,49 @@ def test_lost_frame_is_fetched_as_a_gap(live_server_factory, new_page):
     expect(alice.locator("#messages li.msg")).to_have_count(3)
     assert dropped, "the relay should have dropped the frame of seq 2"
     assert shown(alice) == [(1, "bob", "m1"), (2, "bob", "m2"), (3, "bob", "m3")]
+
+
+def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
+    live_env, live_server_factory, new_page
+):
+    """A refused message is shown failed with the reason and never resent; a rate-limited
+    one is retried after retry_after; a user removed from the room is told so and the page
+    stops reconnecting."""
+    server = live_server_factory()
+    owner, guest = new_page(), new_page()
+    signup(owner, server.url, "owner")
+    open_room(owner, server.url, "lobby")  # the first visitor owns the room
+    signup(guest, server.url, "guest")
+    open_room(guest, server.url, "lobby")
+
+    # Slow mode: the second message comes back rate_limited, waits, and then goes through.
+    owner.evaluate("window.chat.send({type: 'room_settings', slow_mode: 2})")
+    expect(guest.locator("#room-note")).to_contain_text("slow mode")
+    send(guest, "quick one")
+    send(guest, "quick two")
+    expect_message(owner, "quick one")
+    expect_message(owner, "quick two")
+    expect(guest.locator("#outbox li")).to_have_count(0)
+    assert [body for _, body, _ in stored(live_env, "lobby")] == ["quick one", "quick two"]
+
+    # Locked: the post is refused for good, shown with the reason, kept over a reload and
+    # not resent.
+    owner.evaluate("window.chat.send({type: 'room_settings', locked: true, slow_mode: 0})")
+    expect(guest.locator("#room-note")).to_contain_text("locked")
+    send(guest, "let me in")
+    failed = guest.locator("#outbox li.failed")
+    expect(failed).to_have_count(1)
+    expect(failed.locator(".status")).to_contain_text("locked")
+    guest.reload()
+    expect_state(guest, "connected")
+    expect(guest.locator("#outbox li.failed")).to_have_count(1)
+    assert [body for _, body, _ in stored(live_env, "lobby")] == ["quick one", "quick two"]
+    guest.click("#outbox li.failed button.discard")
+    expect(guest.locator("#outbox li")).to_have_count(0)
+
+    # Removed: the socket closes with 4403; the page says so and stops (no countdown).
+    owner.evaluate("window.chat.send({type: 'ban', user: 'guest', reason: 'test'})")
+    expect(guest.locator("#banner")).to_contain_text("removed from this room")
+    expect_state(guest, "closed")
+    expect(guest.locator("#composer-input")).to_be_disabled()
+    expect(guest.locator("#conn-state")).to_have_text("disconnected")
