@@ -131,8 +131,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             rows, has_more = await page(self.room, command.before, command.limit)
         await self.send(text_data=protocol.history_frame(rows, has_more))
 
-    async def _moderate(self, command: protocol.Command) -> None:
-        """Moderation commands and reports: one service each, answered with `ok`."""
+    async def _moderate(self, command: protocol.ModerationCommand) -> None:
+        """Moderation commands and reports: one service each, answered with `ok`; a refusal
+        names the command."""
+        try:
+            await self._moderate_one(command)
+        except ChatError as err:
+            err.extra.setdefault("command", command.name)
+            raise
+
+    async def _moderate_one(self, command: protocol.ModerationCommand) -> None:
         room, me = self.room, self.user
         if isinstance(command, protocol.Delete):
             await services.delete_message.acall(
@@ -153,7 +161,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await action.acall(**kwargs, reason=command.reason)
             answer = protocol.ok_frame(command.action, user=command.user)
         else:
-            assert isinstance(command, protocol.RoomSettings)
             updated = await services.update_room.acall(
                 room=room, actor=me, locked=command.locked, slow_mode=command.slow_mode
             )

@@ -62,18 +62,23 @@ REASON_MAX = 500
 MINUTES_MAX = 366 * 24 * 60
 MUTE_DEFAULT_MINUTES = 10
 USER_ACTIONS = ("mute", "unmute", "ban", "unban", "kick")
+# An error answering one of these names it in "command", so a client can tell it from the
+# answer to a pending history request.
+MODERATION_TYPES = frozenset({"delete", "report", "room_settings", *USER_ACTIONS})
 
 
 @dataclass(frozen=True, slots=True)
 class Delete:
     seq: int
     reason: str = ""
+    name = "delete"
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     seq: int
     reason: str
+    name = "report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +88,20 @@ class Moderate:
     minutes: int | None  # mute: default MUTE_DEFAULT_MINUTES; ban: None is forever
     reason: str = ""
 
+    @property
+    def name(self) -> str:
+        return self.action
+
 
 @dataclass(frozen=True, slots=True)
 class RoomSettings:
     locked: bool | None = None
     slow_mode: int | None = None
+    name = "room_settings"
 
 
-Command = Post | History | Ping | Delete | Report | Moderate | RoomSettings
+ModerationCommand = Delete | Report | Moderate | RoomSettings
+Command = Post | History | Ping | ModerationCommand
 
 
 def parse_frame(text: str | None, data: bytes | None = None) -> Command:
@@ -113,6 +124,8 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
     except ChatError as err:
         if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX:
             err.extra.setdefault("client_id", client_id)
+        if obj.get("type") in MODERATION_TYPES:
+            err.extra.setdefault("command", obj["type"])
         raise
 
 

@@ -428,6 +428,17 @@ def update_room(
 
 
 @service
+def delete_room(*, room: Room, actor: AbstractBaseUser, reason: str = "") -> tuple[None, Events]:
+    """Delete a room and all its messages (staff only); its open sockets close with 4404."""
+    if permissions.rank(room, actor) < permissions.STAFF:
+        raise _forbidden("Only staff may delete rooms.")
+    with transaction.atomic():
+        _audit(actor, "delete_room", None, reason=reason, detail=room.slug)
+        Room.objects.filter(pk=room.pk).delete()
+    return None, [fanout.close_event(code=4404, room=room.slug)]
+
+
+@service
 def report_message(
     *, room: Room, reporter: AbstractBaseUser, seq: int, reason: str
 ) -> tuple[Report, Events]:
