@@ -154,6 +154,8 @@ def server_env(db_url: str, redis_url: str | None = None) -> dict[str, str]:
             "DEBUG": "0",
             "DATABASE_URL": db_url,
             "PYTHONPATH": str(ROOT),
+            # One sender posts as fast as it can: measure fan-out, not the abuse brake.
+            "CHAT_RATE_LIMIT_PER_SECOND": "0",
         }
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -7,7 +7,8 @@ an atomic Lua script on the server's clock (so processes with skewed clocks agre
 without Redis it lives in this process's memory.
 
 Settings: CHAT_RATE_LIMIT_BURST (default 10), CHAT_RATE_LIMIT_PER_SECOND (default 1; 0
-turns the limit off), CHAT_RATE_LIMIT_KEY_PREFIX (Redis keys, default "chat:rl:").
+turns the limit off), CHAT_RATE_LIMIT_REDIS_URL (the first REDIS_URL; empty: memory),
+CHAT_RATE_LIMIT_KEY_PREFIX (Redis keys, default "chat:rl:").
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def get_store() -> MemoryBuckets | RedisBuckets:
     loop = asyncio.get_running_loop()
     store = _stores.get(loop)
     if store is None:
-        url = getattr(settings, "REDIS_URL", "")
+        url = getattr(settings, "CHAT_RATE_LIMIT_REDIS_URL", "")
         prefix = getattr(settings, "CHAT_RATE_LIMIT_KEY_PREFIX", "chat:rl:")
         store = _stores[loop] = RedisBuckets(url, prefix) if url else MemoryBuckets()
     return store

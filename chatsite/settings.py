@@ -186,6 +186,12 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 CHAT_AUTO_CREATE_ROOMS = env_bool("CHAT_AUTO_CREATE_ROOMS", default=True)
 CHAT_MAX_MESSAGE_LENGTH = int(os.environ.get("CHAT_MAX_MESSAGE_LENGTH", "4000"))
 CHAT_MAX_FRAME_BYTES = 64 * 1024
+# Per-user message rate limit (chat/ratelimit.py): a burst, then a steady rate per second
+# (0 turns it off). Shared by all processes through the first REDIS_URL when one is set.
+CHAT_RATE_LIMIT_BURST = env_int("CHAT_RATE_LIMIT_BURST", 10)
+CHAT_RATE_LIMIT_PER_SECOND = float(os.environ.get("CHAT_RATE_LIMIT_PER_SECOND") or 1)
+CHAT_RATE_LIMIT_REDIS_URL = (os.environ.get("REDIS_URL") or "").split(",")[0].strip()
+CHAT_RATE_LIMIT_KEY_PREFIX = (os.environ.get("CHANNEL_LAYER_PREFIX") or "chat") + ":rl:"
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
