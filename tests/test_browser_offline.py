@@ -281,3 +281,33 @@ def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
     expect_state(guest, "closed")
     expect(guest.locator("#composer-input")).to_be_disabled()
     expect(guest.locator("#conn-state")).to_have_text("disconnected")
+
+
+def test_half_open_connection_is_caught_by_the_heartbeat(live_server_factory, new_page):
+    """The socket stays open but nothing gets through either way (a dead NAT entry, a
+    sleeping laptop): no pong within 5 s of a ping means reconnect. Timers run on
+    Playwright's fake clock, so the 15 s ping interval costs no real time."""
+    server = live_server_factory()
+    page = new_page()
+    signup(page, server.url, "alice")
+    state = {"dead": False}
+
+    def relay(ws) -> None:
+        upstream = ws.connect_to_server()
+        upstream.on_message(lambda text: None if state["dead"] else ws.send(text))
+        ws.on_message(lambda text: None if state["dead"] else upstream.send(text))
+
+    page.route_web_socket(WS_URL, relay)
+    page.clock.install()
+    open_room(page, server.url, "lobby")
+
+    state["dead"] = True  # the connection silently stops carrying anything
+    page.clock.fast_forward(15_500)  # the heartbeat pings...
+    expect_state(page, "connected")  # ...and waits for the pong
+    page.clock.fast_forward(5_000)  # no pong within 5 s: reconnect
+    expect(page.locator("#conn-state")).to_have_text(re.compile(r"^reconnecting"))
+    state["dead"] = False
+    page.clock.fast_forward(1_000)  # the first retry comes within 0.5 s
+    expect_state(page, "connected")
+    send(page, "still here")
+    expect_message(page, "still here")
