@@ -23,6 +23,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from . import protocol, selectors
 
@@ -110,11 +111,14 @@ class Fanout:
         self.rooms: dict[str, RoomFeed] = {}
         self.users: dict[int, set[Connection]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     async def _start(self) -> None:
         if self._task is None:
             self.channel = await self.layer.new_channel()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run())
+            self._refresher = loop.create_task(self._refresh_forever())
 
     async def join(self, conn: Connection, welcome: Callable[[], Awaitable[int]]) -> None:
         """Add a socket to its room. `welcome` sends the welcome frame and returns the last
@@ -191,8 +195,8 @@ class Fanout:
                 log.exception("fan-out of %s failed", event.get("type"))
 
     async def _resubscribe(self) -> None:
-        """After the layer failed: join the groups again and deliver from the database
-        whatever was posted meanwhile."""
+        """After the layer failed: join the groups again (a restarted Redis has forgotten
+        them) and deliver from the database whatever was posted meanwhile."""
         try:
             for slug, feed in list(self.rooms.items()):
                 await self.layer.group_add(room_group(slug), self.channel)
@@ -202,6 +206,40 @@ class Fanout:
                 await self.layer.group_add(user_group(user_id), self.channel)
         except Exception:
             log.warning("resubscribe failed; will retry")
+
+    async def _refresh_forever(self) -> None:
+        """Every CHAT_FANOUT_REFRESH_SECONDS: renew group memberships and catch up rooms
+        that fell behind the database.
+
+        Why: the layer delivers at most once and may fail silently. channels-redis' core
+        layer drops a member after `group_expiry` (a day by default) unless it is added
+        again; the pub/sub layer reconnects and resubscribes by itself, so `_run` never sees
+        an error, but what was published while Redis was away is gone, and without a later
+        message to reveal the gap, the room's last messages would never be delivered. One
+        query for all local rooms per interval bounds that delay.
+        """
+        while True:
+            await asyncio.sleep(settings.CHAT_FANOUT_REFRESH_SECONDS)
+            try:
+                await self._refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("fan-out refresh failed; will retry", exc_info=True)
+
+    async def _refresh(self) -> None:
+        groups = [room_group(slug) for slug in self.rooms]
+        groups += [user_group(user_id) for user_id in self.users]
+        for group in groups:
+            await self.layer.group_add(group, self.channel)
+        if not self.rooms:
+            return
+        latest = await database_sync_to_async(selectors.last_seqs)(list(self.rooms))
+        for slug, last_seq in latest.items():
+            feed = self.rooms.get(slug)
+            if feed is not None and feed.cursor is not None and feed.cursor < last_seq:
+                async with feed.lock:
+                    await self._fill(feed, before=None)
 
     async def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

@@ -53,3 +53,8 @@ def messages_in_range(slug: str, after: int, before: int | None, limit: int) -> 
 
 def last_seq(slug: str) -> int | None:
     return Room.objects.filter(slug=slug).values_list("last_seq", flat=True).first()
+
+
+def last_seqs(slugs: list[str]) -> dict[str, int]:
+    """Each room's last seq, in one query (the fan-out's periodic catch-up)."""
+    return dict(Room.objects.filter(slug__in=slugs).values_list("slug", "last_seq"))

@@ -132,6 +132,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: channels-redis when REDIS_URL (or REDIS_SENTINELS) is set, else
 # in-process memory. See docs/deployment.md for why the pub/sub layer is the default.
 CHANNEL_LAYERS = {"default": channel_layer_from_env(os.environ)}
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or "chat"
+# Other shared state (the rate limiter's buckets) lives on the first Redis shard.
+REDIS_URL = (env_list("REDIS_URL", "") or [""])[0]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,6 +195,9 @@ CHAT_RATE_LIMIT_BURST = env_int("CHAT_RATE_LIMIT_BURST", 10)
 CHAT_RATE_LIMIT_PER_SECOND = float(os.environ.get("CHAT_RATE_LIMIT_PER_SECOND") or 1)
 CHAT_RATE_LIMIT_REDIS_URL = (os.environ.get("REDIS_URL") or "").split(",")[0].strip()
 CHAT_RATE_LIMIT_KEY_PREFIX = (os.environ.get("CHANNEL_LAYER_PREFIX") or "chat") + ":rl:"
+# How often each process renews its channel-layer groups and catches rooms up from the
+# database (chat/fanout.py): the longest a message lost by the layer waits to be delivered.
+CHAT_FANOUT_REFRESH_SECONDS = env_float("CHAT_FANOUT_REFRESH_SECONDS", 5.0)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,0 +1,76 @@
+"""Two daphne processes sharing one PostgreSQL database and one Redis: users on different
+processes chat both ways, and 200 concurrent posts through both processes are stored with
+seqs 1..200 and delivered to every client in that order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.scale import Client, cluster_env, create_users, start_servers, stored_seqs
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+ROOM = "scale"
+
+
+@pytest.fixture
+def cluster(pg_database, redis_server, tmp_path):
+    env = cluster_env(pg_database, redis_server.url, f"scale{redis_server.port}")
+    create_users(env, "alice", "bob")
+    servers = start_servers(env, tmp_path, 2)
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def test_users_on_two_processes_chat_both_ways(cluster):
+    one, two = cluster
+    alice = await Client.open(one, ROOM, "alice")
+    bob = await Client.open(two, ROOM, "bob")
+    try:
+        await alice.post("hello from process 1")
+        await bob.wait_seq(1, timeout=15)
+        assert bob.bodies[1] == "hello from process 1"
+
+        await bob.post("hello back from process 2")
+        await alice.wait_seq(2, timeout=15)
+        assert alice.bodies[2] == "hello back from process 2"
+        assert alice.seqs == bob.seqs == [1, 2]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_200_concurrent_posts_over_two_processes_are_gapless_and_in_order(
+    cluster, pg_database
+):
+    one, two = cluster
+    # Four sockets, two per process, all posting at once without waiting for echoes; every
+    # one of them also receives the room, so each must see 1..200 in order.
+    clients = [
+        await Client.open(one, ROOM, "alice"),
+        await Client.open(two, ROOM, "bob"),
+        await Client.open(one, ROOM, "bob"),
+        await Client.open(two, ROOM, "alice"),
+    ]
+    try:
+        sent = {f"c{i}-m{n}" for i in range(4) for n in range(50)}
+
+        async def post_all(i: int, client: Client) -> None:
+            for n in range(50):
+                await client.post(f"c{i}-m{n}", client_id=f"c{i}-{n}")
+
+        await asyncio.gather(*(post_all(i, c) for i, c in enumerate(clients)))
+        for client in clients:
+            await client.wait_seq(200, timeout=90)
+
+        assert stored_seqs(pg_database, ROOM) == list(range(1, 201))
+        for client in clients:
+            assert client.seqs == list(range(1, 201)), "delivered out of order or twice"
+            assert set(client.bodies.values()) == sent
+            assert not [f for f in client.frames if f["type"] == "error"]
+    finally:
+        for client in clients:
+            await client.close()
