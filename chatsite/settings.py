@@ -133,8 +133,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # in-process memory. See docs/deployment.md for why the pub/sub layer is the default.
 CHANNEL_LAYERS = {"default": channel_layer_from_env(os.environ)}
 CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or "chat"
-# Other shared state (the rate limiter's buckets) lives on the first Redis shard.
-REDIS_URL = (env_list("REDIS_URL", "") or [""])[0]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
