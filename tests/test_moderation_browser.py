@@ -1,0 +1,96 @@
+"""Moderation as people do it, in headless Chromium against a real daphne process: a staff
+member deletes a message on the admin page while two users have the room open; the room's
+owner bans with moderation.js's button; a member reports a message."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import PASSWORD, expect_message, expect_state, login, open_room, send
+from tests.live import create_user, manage
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+DELETED = "This message was deleted."
+
+
+def action(page, seq: int, name: str):
+    return page.locator(f'#messages li.msg[data-seq="{seq}"] .msg-actions [data-action="{name}"]')
+
+
+def test_admin_delete_live_in_two_pages_then_ban_and_report_from_the_room(
+    live_env, live_server_factory, new_page
+):
+    for name, flags in (("olga", {}), ("bob", {}), ("carl", {}), ("sam", {"is_staff": True})):
+        create_user(live_env, name, PASSWORD, **flags)
+    server = live_server_factory()
+    olga, bob, carl, sam = new_page(), new_page(), new_page(), new_page()
+    for page, name in ((olga, "olga"), (bob, "bob"), (carl, "carl"), (sam, "sam")):
+        login(page, server.url, name)
+    open_room(olga, server.url, "den")  # the first visitor creates the room and owns it
+    open_room(bob, server.url, "den")
+    open_room(carl, server.url, "den")
+    send(olga, "welcome to the den")
+    send(bob, "rude words")
+    send(bob, "more from bob")
+    for page in (olga, bob, carl):
+        expect_message(page, "more from bob", user="bob")
+
+    # Who gets which controls: the owner moderates; members report and delete their own.
+    expect(action(olga, 2, "ban")).to_be_visible()
+    expect(olga.locator(".mod-toolbar [data-action=lock]")).to_have_text("lock room")
+    expect(action(bob, 2, "delete")).to_be_visible()
+    expect(action(bob, 2, "ban")).to_have_count(0)
+    expect(action(bob, 1, "report")).to_be_visible()
+    expect(action(carl, 2, "delete")).to_have_count(0)
+    expect(bob.locator(".mod-toolbar")).to_have_count(0)
+
+    # Staff delete bob's message on the admin page: it vanishes in the open pages, live.
+    sam.goto(server.url + "/admin/chat/message/?q=rude")
+    sam.locator("#result_list tr", has_text="rude words").locator("input.action-select").check()
+    sam.select_option("select[name=action]", "delete_messages")
+    sam.click("button[name=index]")
+    expect(sam.locator(".messagelist")).to_contain_text("Deleted: 1.")
+    for page in (olga, bob, carl):
+        expect(page.locator('#messages li.msg[data-seq="2"] .msg-body')).to_have_text(DELETED)
+        expect(page.locator('#messages li.msg[data-seq="2"] .mod-action')).to_have_count(0)
+    carl.reload()
+    expect_state(carl, "connected")
+    expect(carl.locator('#messages li.msg[data-seq="2"] .msg-body')).to_have_text(DELETED)
+
+    # carl reports bob's other message from the room.
+    carl.once("dialog", lambda dialog: dialog.accept("insulting"))
+    action(carl, 3, "report").click()
+    expect(carl.locator(".mod-toast")).to_contain_text("moderators will look")
+
+    # The owner bans bob with the button: bob's page is closed and stays out.
+    olga.once("dialog", lambda dialog: dialog.accept("spam"))
+    action(olga, 3, "ban").click()
+    expect(olga.locator(".mod-toast")).to_contain_text("bob is banned")
+    expect_state(bob, "closed")
+    expect(bob.locator("#banner")).to_contain_text("removed")
+    response = bob.goto(server.url + "/chat/den/")
+    assert response is not None and response.status == 404
+
+    # The admin shows the report (with the body as reported) and the audit log.
+    sam.goto(server.url + "/admin/chat/report/?status=open")
+    expect(sam.locator("#result_list")).to_contain_text("insulting")
+    expect(sam.locator("#result_list")).to_contain_text("more from bob")
+    sam.goto(server.url + "/admin/chat/auditlog/")
+    rows = sam.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    # Columns: when, actor, action, room, target, seq, reason, detail.
+    log = [row.split("\t")[1:] for row in rows.all_inner_texts()]
+    assert log == [
+        ["olga", "ban", "Den", "bob", "-", "spam", "permanent"],
+        ["sam", "delete", "Den", "bob", "2", "deleted in the admin", "-"],
+    ]
+    stored = manage(
+        live_env,
+        "shell",
+        "-c",
+        "from chat.models import Message;"
+        "print([m.body for m in Message.objects.filter(room__slug='den').order_by('seq')])",
+    )
+    assert stored.strip().splitlines()[-1] == "['welcome to the den', '', 'more from bob']"
