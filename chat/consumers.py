@@ -88,7 +88,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elif isinstance(command, protocol.History):
                 await self._history(command)
             elif isinstance(command, protocol.Ping):
-                await self.send(text_data=protocol.PONG)
+                await self.send(text_data=await self._pong())
             else:
                 await self._moderate(command)
         except ChatError as err:
@@ -121,6 +121,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not result.created:
             # A resend: only the sender hears of it again.
             await self.send(text_data=result.frame)
+
+    async def _pong(self) -> str:
+        try:
+            last_seq = await database_sync_to_async(selectors.last_seq)(self.room.slug)
+        except DatabaseError:
+            return protocol.PONG  # the heartbeat answers even when the database does not
+        return protocol.pong_frame(last_seq)
 
     async def _history(self, command: protocol.History) -> None:
         if command.after is not None:

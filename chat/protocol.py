@@ -289,3 +289,9 @@ def ok_frame(command: str, **detail: Any) -> str:
 
 
 PONG = encode({"type": "pong"})
+
+
+def pong_frame(last_seq: int | None) -> str:
+    """`pong` with the room's last seq (an addition to version 1): a client in a quiet room
+    learns of a message whose broadcast it missed, and fetches it with `history` `after`."""
+    return PONG if last_seq is None else encode({"type": "pong", "last_seq": last_seq})

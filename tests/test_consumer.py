@@ -13,6 +13,7 @@ from django.db import connections
 from chat import services
 from chat.models import Message, Room
 from tests.conftest import make_user
+from tests.live import base_env, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -276,12 +277,58 @@ async def test_client_id_of_64_characters_is_accepted(open_chat, alice):
     assert (await chat.recv_type("message"))["message"]["client_id"] == "c" * 64
 
 
-async def test_ping_pong(open_chat, alice):
+async def test_ping_pong_carries_the_rooms_last_seq(open_chat, alice):
     chat = await open_chat(alice)
     await chat.recv_type("welcome")
     await chat.send({"type": "ping"})
+    assert await chat.recv_type("pong") == {"type": "pong", "last_seq": 0}
+    await chat.send("one")
+    await chat.recv_type("message")
+    await chat.send({"type": "ping"})
+    assert await chat.recv_type("pong") == {"type": "pong", "last_seq": 1}
+
+
+def post_from_another_process(slug: str, username: str, body: str) -> None:
+    """Post through the one write path in a separate process with its own in-memory channel
+    layer: the message is stored, but its broadcast never reaches this process (as when a
+    server crashes between commit and publish)."""
+    code = (
+        "from django.contrib.auth import get_user_model; from chat import services;"
+        f"u = get_user_model().objects.get(username={username!r});"
+        f"r = services.create_room(slug={slug!r}, user=u);"
+        f"services.post_message(room=r, user=u, body={body!r})"
+    )
+    db = connections["default"].settings_dict["NAME"]
+    manage(base_env(DATABASE_URL=f"sqlite:///{db}"), "shell", "-c", code)
+
+
+async def test_pong_reveals_a_message_whose_broadcast_was_lost(open_chat, alice):
+    chat = await open_chat(alice)
+    assert (await chat.recv_type("welcome"))["last_seq"] == 0
+    await database_sync_to_async(post_from_another_process)("lobby", "alice", "unheard")
+    assert await chat.nothing(0.3)
+    await chat.send({"type": "ping"})
     pong = await chat.recv_type("pong")
-    assert pong["type"] == "pong"
+    assert pong["last_seq"] == 1  # the client now knows it misses seq 1 and asks for it
+    await chat.send({"type": "history", "after": 0})
+    assert [m["body"] for m in (await chat.recv_type("history"))["messages"]] == ["unheard"]
+
+
+async def test_a_lost_broadcast_is_filled_in_before_the_next_message(open_chat, alice, bob):
+    a = await open_chat(alice)
+    b = await open_chat(bob)
+    await a.recv_type("welcome")
+    await b.recv_type("welcome")
+    await database_sync_to_async(post_from_another_process)("lobby", "alice", "unheard")
+    await a.send("heard")
+    for chat in (a, b):
+        first = (await chat.recv_type("message"))["message"]
+        second = (await chat.recv_type("message"))["message"]
+        assert [(first["seq"], first["body"]), (second["seq"], second["body"])] == [
+            (1, "unheard"),
+            (2, "heard"),
+        ]
+        assert await chat.nothing()
 
 
 # --- broadcast --------------------------------------------------------------------------
