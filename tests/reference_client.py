@@ -69,6 +69,8 @@ class ReferenceClient:
     # --- public ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Connect (and keep reconnecting) in the background; after stop(), start again."""
+        self._stop.clear()
         self._task = asyncio.create_task(self._run(), name=f"client-{self.name}")
 
     async def stop(self) -> None:
@@ -102,6 +104,7 @@ class ReferenceClient:
         return (
             f"last={self.last} displayed={len(self.displayed)} pending={len(self.pending)} "
             f"outbox={len(self.outbox)} acked={len(self.acked)} stats={self.stats}"
+            f" welcomes={self.welcomes}"
         )
 
     # --- connection -----------------------------------------------------------------------
