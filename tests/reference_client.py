@@ -8,7 +8,8 @@
   while `has_more_after` / `has_more` say there is more.
 - Every post has a `client_id` and stays in the outbox until the server acknowledges it (the
   stored message with that client_id comes back); the outbox is resent after every reconnect,
-  after an `unavailable` error, and when no acknowledgement came within `ack_timeout`.
+  after an `unavailable` or `rate_limited` error (after `retry_after`), and when no
+  acknowledgement came within `ack_timeout`. Any other error fails the post for good.
 - A heartbeat `ping` every `ping_every` seconds: no `pong` in time means a half-open
   connection (reconnect); a `pong` whose `last_seq` is above `last` means a missed broadcast
   (fetch it).
@@ -217,10 +218,11 @@ class ReferenceClient:
         elif kind == "error":
             client_id = frame.get("client_id")
             if client_id in self.outbox:
-                if frame["code"] == "unavailable":
+                if frame["code"] in ("unavailable", "rate_limited"):  # retry later
                     self.outbox[client_id] = (self.outbox[client_id][0], 0.0)
                     asyncio.get_running_loop().call_later(
-                        0.2, lambda: asyncio.ensure_future(self._send_post_if_queued(client_id))
+                        float(frame.get("retry_after", 0.2)),
+                        lambda: asyncio.ensure_future(self._send_post_if_queued(client_id)),
                     )
                 else:
                     del self.outbox[client_id]
