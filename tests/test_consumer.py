@@ -298,8 +298,16 @@ def post_from_another_process(slug: str, username: str, body: str) -> None:
         f"r = services.create_room(slug={slug!r}, user=u);"
         f"services.post_message(room=r, user=u, body={body!r})"
     )
-    db = connections["default"].settings_dict["NAME"]
-    manage(base_env(DATABASE_URL=f"sqlite:///{db}"), "shell", "-c", code)
+    manage(base_env(DATABASE_URL=this_tests_database_url()), "shell", "-c", code)
+
+
+def this_tests_database_url() -> str:
+    """The URL of the database this test runs on, for another process."""
+    db = connections["default"].settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["PASSWORD"] else f"{db['USER']}@"
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 async def test_pong_reveals_a_message_whose_broadcast_was_lost(open_chat, alice):
