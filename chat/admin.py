@@ -206,6 +206,12 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
         obj.pk, obj.slug, obj.created_by = room.pk, room.slug, room.created_by
         obj._state.adding = False
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A room's messages, memberships and reports go with it (delete_room), though no
+        # one may delete those rows one by one.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
     def delete_model(self, request: HttpRequest, obj: Room) -> None:
         services.delete_room(room=obj, actor=request.user)
 

@@ -274,3 +274,17 @@ def test_non_staff_cannot_reach_the_admin(db):
     client.force_login(make_user("bob"))
     response = client.get("/admin/chat/message/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+async def test_admin_room_delete_closes_its_sockets_with_4404(open_chat):
+    t = await room_with_messages("bye")
+    client, _ = await database_sync_to_async(staff_client)("root", is_superuser=True)
+    b, elsewhere = await open_chat(t.bob, "den"), await open_chat(t.bob, "lobby")
+    for chat in (b, elsewhere):
+        await chat.recv_type("welcome")
+    await post(client, f"/admin/chat/room/{t.room.pk}/delete/", {"post": "yes"})
+    await closed_with(b, 4404)
+    assert await elsewhere.nothing()
+    assert not await database_sync_to_async(Room.objects.filter(slug="den").exists)()
+    entry = await database_sync_to_async(AuditLog.objects.get)(action="delete_room")
+    assert entry.detail == "den"
