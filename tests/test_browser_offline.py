@@ -10,6 +10,7 @@ OPEN and silently carries nothing (a ping gets no pong). chat.js drops the socke
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 
@@ -311,3 +312,68 @@ def test_half_open_connection_is_caught_by_the_heartbeat(live_server_factory, ne
     expect_state(page, "connected")
     send(page, "still here")
     expect_message(page, "still here")
+
+
+ATTEMPT_COUNTER = """
+window.__attempts = 0;
+document.addEventListener("DOMContentLoaded", () => {
+  const state = document.getElementById("conn-state");
+  new MutationObserver(() => {
+    if (state.dataset.state === "connecting") window.__attempts += 1;
+  }).observe(state, {attributes: true, attributeFilter: ["data-state"]});
+});
+"""
+
+
+def test_reconnect_backoff_grows_with_jitter_to_30s_and_resets(live_server_factory, new_page):
+    """Each failed attempt waits about twice as long (0.5 s doubling, jittered, at most
+    30 s); a healthy connection resets it. The countdown on the page shows the wait."""
+    server = live_server_factory()
+    page = new_page()
+    signup(page, server.url, "alice")
+    routes = []
+    state = {"refuse": False}
+
+    def gate(ws) -> None:
+        routes.append(ws)
+        if state["refuse"]:
+            ws.close()
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket(WS_URL, gate)
+    page.add_init_script(ATTEMPT_COUNTER)
+    page.clock.install()
+    open_room(page, server.url, "lobby")
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+
+    def countdowns(count: int) -> list[int]:
+        """Let `count` attempts fail; the seconds shown after each."""
+        seen = []
+        for _ in range(count):
+            attempts = page.evaluate("window.__attempts")
+            page.wait_for_function(
+                "() => document.getElementById('conn-state').dataset.state === 'reconnecting'"
+            )
+            text = page.locator("#conn-state").text_content()
+            seen.append(int(re.fullmatch(r"reconnecting in (\d+)s", text).group(1)))
+            page.clock.fast_forward(30_500)  # past any wait: the next attempt starts
+            page.wait_for_function(f"window.__attempts > {attempts}")
+        return seen
+
+    state["refuse"] = True
+    routes[-1].close()  # the connection drops; every attempt from now on is refused
+    seen = countdowns(9)
+    # Attempt n waits between half and all of min(30, 0.5 * 2**n) seconds (shown rounded up).
+    for n, seconds in enumerate(seen):
+        base = min(30.0, 0.5 * 2**n)
+        assert math.ceil(base / 2) <= seconds <= math.ceil(base), (n, seen)
+    assert max(seen) <= 30 and seen[-1] >= 15
+
+    state["refuse"] = False
+    page.clock.fast_forward(30_500)
+    expect_state(page, "connected")
+    page.clock.fast_forward(10_500)  # connected for 10 s: healthy, the backoff resets
+    state["refuse"] = True
+    routes[-1].close()
+    assert countdowns(1) == [1]
