@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TIMEOUT_MS = 15_000  # generous: two shared cores, several browsers at once
+TIMEOUT_MS = 30_000  # generous: two shared cores, several browsers at once
 PASSWORD = "s3cret-Passw0rd!"
 
 
@@ -39,6 +39,10 @@ def browser() -> Iterator:
         _unavailable(f"playwright is not installed: {err}")
     if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing (tests/run.sh installs it)")
+    from playwright.sync_api import expect
+
+    # expect() has its own default (5 s), too short on a loaded machine.
+    expect.set_options(timeout=TIMEOUT_MS)
     manager = sync_playwright().start()
     try:
         try:

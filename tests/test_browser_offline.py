@@ -191,7 +191,7 @@ def test_server_crash_resume_and_gap_fill(live_env, live_server_factory, new_pag
         # Back: resume with ?since= brings m2, m3.
         for page in (alice, bob):
             expect(page.locator("#conn-state")).to_have_attribute(
-                "data-state", "connected", timeout=40_000
+                "data-state", "connected", timeout=60_000
             )
             expect_message(page, "m3")
         # Two more stored where no broadcast reaches the server, then a live one: seq 6
