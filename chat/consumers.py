@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -58,14 +57,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await get_fanout().join(self.conn, self._send_welcome)
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
-    def _since(self) -> int | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        value = (query.get("since") or [""])[0]
-        return int(value) if value.isdigit() else None
-
     async def _send_welcome(self) -> int:
         frame, last_seq = await database_sync_to_async(_welcome)(
-            self.room, self.user, self._since()
+            self.room, self.user, protocol.parse_since(self.scope.get("query_string", b""))
         )
         await self.send(text_data=frame)
         return last_seq

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -26,6 +27,7 @@ HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
 WELCOME_PAGE = 50
 RESUME_MAX = 500
+SEQ_MAX = 2**63 - 1  # the largest number the database's seq column (a bigint) holds
 
 
 def normalize_slug(raw: object) -> str | None:
@@ -197,7 +199,18 @@ def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
 
 
 def _is_int(value: object, *, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= SEQ_MAX
+
+
+def parse_since(query_string: bytes) -> int | None:
+    """The handshake's `since=<seq>` (docs/protocol.md, Resume), or None when it is absent or
+    not a seq (then the welcome carries the latest page, as without it)."""
+    values = parse_qs(query_string.decode("latin-1")).get("since") or [""]
+    value = values[0]
+    # isdigit() alone lets through "²", which int() refuses.
+    if value.isascii() and value.isdigit() and int(value) <= SEQ_MAX:
+        return int(value)
+    return None
 
 
 # --- server to client -------------------------------------------------------------------

@@ -540,3 +540,38 @@ async def test_unavailable_when_the_database_is_locked(open_chat, alice, bob, sh
     assert (await a.recv_type("message"))["message"]["seq"] == 1
     assert await b.nothing()
     assert await stored("lobby") == [(1, "important", "c-1")]
+
+
+# --- odd numbers from the client --------------------------------------------------------
+
+
+@pytest.mark.parametrize("since", ["abc", "-1", "1.5", "", "%C2%B2", "9" * 30])
+async def test_a_since_that_is_not_a_seq_gives_a_plain_welcome(open_chat, alice, since):
+    """A `since` the server cannot use is ignored (the latest page), never a server error."""
+    await seed("lobby", alice, 3)
+    chat = await open_chat(alice, since=since)
+    welcome = await chat.recv_type("welcome")
+    assert seqs(welcome["messages"]) == [1, 2, 3]
+    assert "has_more_after" not in welcome
+
+
+@pytest.mark.parametrize("field", ["before", "after"])
+async def test_a_history_seq_too_large_for_the_database_is_bad_request(open_chat, alice, field):
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send({"type": "history", field: 2**63})
+    error = await chat.recv_type("error")
+    assert error["code"] == "bad_request"
+    await chat.send({"type": "history", field: 2**63 - 1})
+    assert (await chat.recv_type("history"))["messages"] == []
+
+
+async def test_a_since_beyond_the_rooms_end_gets_no_messages_and_the_real_last_seq(
+    open_chat, alice
+):
+    """(A client whose since is above last_seq has a stale seq, e.g. a room deleted and made
+    again; the welcome's last_seq tells it.)"""
+    await seed("lobby", alice, 3)
+    welcome = await (await open_chat(alice, since=50)).recv_type("welcome")
+    assert welcome["messages"] == [] and welcome["last_seq"] == 3
+    assert welcome["has_more_after"] is False
