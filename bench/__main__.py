@@ -21,16 +21,24 @@ def main(argv: list[str] | None = None) -> int:
         size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
     run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
     run.add_argument("--scenarios", help="comma-separated: burst,paced,slow,history,idle,cross")
+    run.add_argument("--targets", help="comma-separated: site,tutorial,bare (default: all)")
     run.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     run.add_argument("--database-url", help="default: a SQLite file under bench/.data/")
     run.add_argument("--redis-url", help="for the cross scenario; default: a private redis-server")
+    run.add_argument(
+        "--site-settings",
+        default="bench.site_settings",
+        help="settings module of the site's servers (to measure a settings change)",
+    )
     args = parser.parse_args(argv)
     cfg = PRESETS[args.preset or "quick"]
     if args.servers:
         cfg = dataclasses.replace(cfg, servers=tuple(args.servers.split(",")))
     if args.scenarios:
         cfg = dataclasses.replace(cfg, scenarios=tuple(args.scenarios.split(",")))
-    data = run_sync(cfg, args.out, args.database_url, args.redis_url)
+    if args.targets:
+        cfg = dataclasses.replace(cfg, targets=tuple(args.targets.split(",")))
+    data = run_sync(cfg, args.out, args.database_url, args.redis_url, args.site_settings)
     paths = report.write(data, args.out)
     print(paths["markdown"].read_text())
     for kind, path in paths.items():

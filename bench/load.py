@@ -9,6 +9,7 @@ processes of the machine) and counts what it lost by index.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.cookiejar
 import json
 import multiprocessing as mp
@@ -159,7 +160,7 @@ async def receive_until_done(ws: ClientConnection, tally: Tally) -> None:
                     return
     except websockets.ConnectionClosed:
         pass
-    tally.closed_code = ws.close_rcvd.code if ws.close_rcvd else 1006
+    tally.closed_code = ws.close_code or 1006
 
 
 async def resume(spec: ConnSpec, tally: Tally, job: Job, end: float) -> None:
@@ -184,9 +185,13 @@ async def resume(spec: ConnSpec, tally: Tally, job: Job, end: float) -> None:
         await ws.close()
 
 
-async def run_one(spec: ConnSpec, ws: ClientConnection, tally: Tally, job: Job) -> None:
+async def run_one(
+    spec: ConnSpec, ws: ClientConnection, tally: Tally, job: Job, healthy_done: asyncio.Event
+) -> None:
     if spec.stall:
-        await asyncio.sleep(job.stall_seconds)  # not reading: the server must cope
+        # Not reading while the room is busy (at most stall_seconds): the server must cope.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(healthy_done.wait(), job.stall_seconds)
     try:
         await receive_until_done(ws, tally)
     finally:
@@ -198,11 +203,22 @@ async def run_one(spec: ConnSpec, ws: ClientConnection, tally: Tally, job: Job) 
         await ws.close()
 
 
-async def watchdog(tallies: list[Tally], tasks: list[asyncio.Task[None]], job: Job) -> None:
-    """Stop the readers when the room has been quiet for idle_timeout, or at the deadline."""
+async def watchdog(
+    specs: list[ConnSpec],
+    tallies: list[Tally],
+    tasks: list[asyncio.Task[None]],
+    job: Job,
+    healthy_done: asyncio.Event,
+) -> None:
+    """Stop the readers when the room has been quiet for idle_timeout, or at the deadline;
+    release the stalled readers once the healthy ones are done."""
     start = time.monotonic_ns()
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.25)
+        if not healthy_done.is_set() and all(
+            t.done for s, t in zip(specs, tallies, strict=True) if not s.stall
+        ):
+            healthy_done.set()
         now = time.monotonic_ns()
         last = max([start] + [t.last_ns for t in tallies])
         quiet = (now - last) / 1e9 > job.idle_timeout + job.stall_seconds
@@ -234,11 +250,12 @@ async def worker_main(job: Job, pipe: Any) -> None:
         pipe.send({"closed": len(conns)})
         return
     tallies = [Tally(job.expect) for _ in conns]
+    healthy_done = asyncio.Event()
     tasks = [
-        asyncio.create_task(run_one(s, ws, t, job))
+        asyncio.create_task(run_one(s, ws, t, job, healthy_done))
         for (s, ws), t in zip(conns, tallies, strict=True)
     ]
-    await watchdog(tallies, tasks, job)
+    await watchdog([s for s, _ in conns], tallies, tasks, job, healthy_done)
     out = []
     for (spec, _), t, task in zip(conns, tallies, tasks, strict=True):
         error = None

@@ -37,12 +37,18 @@ class Config:
     history_samples: int
     slow_stalled: int
     slow_messages: int
-    slow_pad: int  # body padding, so a stalled socket's backlog grows quickly
+    # Body padding, so a stalled socket's backlog grows quickly; at most ~1,800, so that 500
+    # messages (the resume replay) stay under daphne's 1 MiB frame limit.
+    slow_pad: int
     workers: int
-    slow_stall_seconds: float = 8.0  # how long stalled clients stop reading
+    slow_stall_seconds: float = 60.0  # at most; they read again once the room is done
+    # Stalled sockets must fall several MB behind: on loopback the kernel alone takes
+    # ~2.8 MB for a socket that stops reading, before the server's buffer sees any of it.
+    slow_receivers: int = 20
     servers: tuple[str, ...] = ("daphne", "uvicorn")
     scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross")
     cross_receivers: int = 0  # 0: same as receivers
+    targets: tuple[str, ...] = ("site", "tutorial", "bare")
 
 
 PRESETS = {
@@ -61,6 +67,7 @@ PRESETS = {
         slow_pad=1000,
         workers=1,
         slow_stall_seconds=1.0,
+        slow_receivers=2,
         servers=("daphne",),
         scenarios=("burst", "paced", "slow", "history", "idle"),
     ),
@@ -75,8 +82,8 @@ PRESETS = {
         history_sizes=(1000, 100_000),
         history_samples=20,
         slow_stalled=3,
-        slow_messages=300,
-        slow_pad=1000,
+        slow_messages=1700,
+        slow_pad=1700,
         workers=2,
     ),
     # The figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
@@ -91,8 +98,8 @@ PRESETS = {
         history_sizes=(1000, 1_000_000),
         history_samples=50,
         slow_stalled=5,
-        slow_messages=500,
-        slow_pad=1000,
+        slow_messages=2000,
+        slow_pad=1700,
         workers=2,
     ),
 }
@@ -104,6 +111,7 @@ class Run:
     out_dir: Path
     db_url: str
     redis_url: str | None
+    site_settings: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: f"{int(time.time()):x}")
 
@@ -128,7 +136,7 @@ def django(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
     done = subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -155,11 +163,13 @@ async def with_servers(run: Run, asgi: str, env: dict[str, str], fn: Any) -> Non
             server.stop()
 
 
-async def main(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None) -> dict:
+async def main(
+    cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None, site_settings: str
+) -> dict:
     raise_fd_limit(cfg.idle_connections * 2 + 1000)
     db_url = db_url or f"sqlite:///{DATA_DIR / 'bench.sqlite3'}"
-    run = Run(cfg, out_dir, db_url, redis_url)
-    env = server_env(db_url)
+    run = Run(cfg, out_dir, db_url, redis_url, site_settings)
+    env = server_env(db_url, site_settings=site_settings)
     started = time.time()
     progress(f"run {run.run_id} ({cfg.name}); database {db_url}")
     django(env, "manage.py", "migrate", "--noinput")
@@ -194,7 +204,7 @@ async def main(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | 
 
         await with_servers(run, asgi, env, measure)
         if "idle" in cfg.scenarios:
-            for target in TARGETS:
+            for target in cfg.targets:
                 if target == "bare" and asgi != cfg.servers[0]:
                     continue  # bare does not depend on the ASGI server: measure it once
 
@@ -215,14 +225,14 @@ async def main(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | 
         await cross_process(run, env, users)
     return {
         "meta": machine_facts(started),
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "site_settings": site_settings},
         "results": run.rows,
     }
 
 
 async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], users: Users) -> None:
     cfg = run.cfg
-    for target in TARGETS:
+    for target in cfg.targets:
         server = servers[target]
         if "burst" in cfg.scenarios:
             row = await scenarios.fan_out(
@@ -251,7 +261,7 @@ async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], use
                     servers=[server],
                     room=run.room("slow", asgi, target + variant[:1]),
                     users=users,
-                    receivers=cfg.receivers + stalled,
+                    receivers=cfg.slow_receivers + stalled,
                     messages=cfg.slow_messages,
                     workers=cfg.workers,
                     stalled=stalled,
@@ -280,11 +290,11 @@ async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
     if redis_url is None:
         redis = PrivateRedis(run.out_dir / "logs").start()
         redis_url = redis.url
-    env = server_env(run.db_url, redis_url)
+    env = server_env(run.db_url, redis_url, site_settings=run.site_settings)
     log_dir = run.out_dir / "logs"
     try:
         for asgi in cfg.servers:
-            for target in ("site", "tutorial"):
+            for target in (t for t in cfg.targets if t != "bare"):
                 for procs in (1, 2):
                     servers = [Server(target, asgi, env, log_dir) for _ in range(procs)]
                     try:
@@ -330,7 +340,9 @@ def machine_facts(started: float) -> dict[str, Any]:
     }
 
 
-def run_sync(cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None) -> dict:
+def run_sync(
+    cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None, site_settings: str
+) -> dict:
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     DATA_DIR.mkdir(exist_ok=True)
-    return asyncio.run(main(cfg, out_dir, db_url, redis_url))
+    return asyncio.run(main(cfg, out_dir, db_url, redis_url, site_settings))

@@ -143,7 +143,9 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
 
 
-def server_env(db_url: str, redis_url: str | None = None) -> dict[str, str]:
+def server_env(
+    db_url: str, redis_url: str | None = None, site_settings: str = "bench.site_settings"
+) -> dict[str, str]:
     """The environment of every server process of a run: production-like (DEBUG off, so
     Django keeps no query log), the bench database, and the channel layer chosen."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -158,7 +160,9 @@ def server_env(db_url: str, redis_url: str | None = None) -> dict[str, str]:
             "CHAT_RATE_LIMIT_PER_SECOND": "0",
         }
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
+    # The site's settings minus the per-user rate limit (bench/site_settings.py says why);
+    # the tutorial's asgi module picks its own settings.
+    env["DJANGO_SETTINGS_MODULE"] = site_settings
     if redis_url:
         env["REDIS_URL"] = redis_url
     return env

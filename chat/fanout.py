@@ -16,13 +16,16 @@ one committed). Events at or below the cursor are dropped as already delivered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from . import protocol, selectors
@@ -33,6 +36,9 @@ Event = tuple[str, dict[str, Any]]  # (group, channel-layer message)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 FILL_BATCH = 200
+# What one socket may have waiting to be sent before it is disconnected as too slow.
+SEND_BUFFER_BYTES: int = getattr(settings, "CHAT_SEND_BUFFER_BYTES", 256 * 1024)
+CLOSE_TOO_SLOW = 4408  # the client fell behind; it resumes with `since`
 RETRY_SECONDS = (0.1, 0.5, 1, 2, 5)
 
 
@@ -81,15 +87,106 @@ async def publish(events: list[Event]) -> None:
 
 
 class Connection:
-    """One local socket in a room."""
+    """One local socket in a room, and the bounded buffer of frames on their way to it.
 
-    __slots__ = ("last_seq", "room", "send", "user_id")
+    A client that stops reading must not slow its room, nor make the server hold an
+    unbounded backlog for it. What a socket may have waiting is capped at
+    SEND_BUFFER_BYTES; past that it is disconnected (close code 4408) and resumes from
+    history with `since`, losing nothing (the database is the log). ASGI servers differ in
+    where the backlog piles up:
+    - daphne's `send` never waits: it writes into the Twisted transport, whose buffer has
+      no limit. We send at once and look at that buffer afterwards.
+    - uvicorn's `send` waits while the socket's buffer is full. Frames then go to a
+      per-connection queue drained by a writer task (started only while there is a
+      backlog), so the room's delivery loop never waits for one socket.
+    """
+
+    __slots__ = (
+        "backlog",
+        "backlog_bytes",
+        "closed",
+        "last_seq",
+        "room",
+        "send",
+        "transport",
+        "user_id",
+        "writer",
+    )
 
     def __init__(self, room: str, user_id: int, send: Send) -> None:
         self.room = room
         self.user_id = user_id
-        self.send = send
+        self.send = _without_session_wrapper(send)
+        self.transport = _twisted_transport(self.send)
         self.last_seq = 0  # highest seq this socket has been sent
+        self.backlog: deque[dict[str, Any]] | None = None  # made when first needed
+        self.backlog_bytes = 0
+        self.writer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def put(self, frame: dict[str, Any]) -> bool:
+        """Send or queue `frame` without waiting for the client. False when the client has
+        fallen more than SEND_BUFFER_BYTES behind: the caller disconnects it."""
+        if self.closed:
+            return True
+        if self.transport is not None:
+            await self.send(frame)  # daphne: returns at once, the transport buffers
+            return _twisted_buffered(self.transport) <= SEND_BUFFER_BYTES
+        if self.backlog is None:
+            self.backlog = deque()
+        self.backlog.append(frame)
+        self.backlog_bytes += len(frame.get("text") or "")
+        if self.backlog_bytes > SEND_BUFFER_BYTES:
+            return False
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+        return True
+
+    async def _write(self) -> None:
+        try:
+            while self.backlog and not self.closed:
+                frame = self.backlog.popleft()
+                self.backlog_bytes -= len(frame.get("text") or "")
+                await self.send(frame)
+        except Exception:
+            self.closed = True  # the socket is gone; the consumer's disconnect cleans up
+            log.debug("send to a closed socket in room %s", self.room)
+        finally:
+            self.writer = None
+
+    def abandon(self) -> None:
+        """Stop sending to this socket: drop its backlog and its writer."""
+        self.closed = True
+        self.backlog = None
+        self.backlog_bytes = 0
+        if self.writer is not None:
+            self.writer.cancel()
+            self.writer = None
+
+
+def _without_session_wrapper(send: Send) -> Send:
+    """Channels' SessionMiddleware wraps `send` to save the session on HTTP responses; a
+    websocket frame never needs that, and the fan-out sends many."""
+    owner = getattr(send, "__self__", None)
+    if isinstance(owner, InstanceSessionWrapper):
+        return owner.real_send
+    return send
+
+
+def _twisted_transport(send: Send) -> Any:
+    """Daphne's transport for this socket, or None under any other server. Daphne's send is
+    functools.partial(Server.handle_reply, protocol); the protocol holds the transport."""
+    if isinstance(send, functools.partial):
+        for arg in send.args:
+            transport = getattr(arg, "transport", None)
+            if transport is not None and hasattr(transport, "_tempDataLen"):
+                return transport
+    return None
+
+
+def _twisted_buffered(transport: Any) -> int:
+    """Bytes a Twisted TCP transport holds that the kernel has not taken yet."""
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
 
 
 class RoomFeed:
@@ -112,6 +209,7 @@ class Fanout:
         self.users: dict[int, set[Connection]] = {}
         self._task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()  # disconnects of slow clients
 
     async def _start(self) -> None:
         if self._task is None:
@@ -279,11 +377,29 @@ class Fanout:
         for conn in tuple(feed.conns):
             if conn.last_seq < seq:  # a socket that joined later already has it
                 conn.last_seq = seq
-                await conn.send(frame)
+                if not await conn.put(frame):
+                    self._drop_slow(conn)
 
     async def _send_all(self, feed: RoomFeed, frame: dict[str, Any]) -> None:
         for conn in tuple(feed.conns):
-            await conn.send(frame)
+            if not await conn.put(frame):
+                self._drop_slow(conn)
+
+    def _drop_slow(self, conn: Connection) -> None:
+        """Disconnect a socket that fell SEND_BUFFER_BYTES behind. Closing may wait for the
+        stalled socket, so it runs beside the room's delivery, not in it."""
+        conn.abandon()
+        log.warning("disconnecting a slow client room=%s user=%s", conn.room, conn.user_id)
+        task = asyncio.get_running_loop().create_task(self._disconnect(conn, CLOSE_TOO_SLOW))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _disconnect(self, conn: Connection, code: int) -> None:
+        try:
+            await conn.send({"type": "websocket.close", "code": code})
+        except Exception:
+            log.debug("close of a slow client failed; it is gone already")
+        await self.leave(conn)
 
     async def _close(self, event: dict[str, Any]) -> None:
         room, user_id = event.get("room"), event.get("user_id")
@@ -296,6 +412,7 @@ class Fanout:
             targets = list(self.users.get(user_id, ()))
         frame = {"type": "websocket.close", "code": event["code"]}
         for conn in targets:
+            conn.abandon()  # nothing may follow the close frame
             await conn.send(frame)
             await self.leave(conn)
 

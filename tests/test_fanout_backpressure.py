@@ -1,0 +1,77 @@
+"""A client that stops reading never holds up its room: its backlog is bounded and, past
+the bound, it is disconnected with 4408 (it resumes from history with `since`).
+
+The stalled socket here is an ASGI `send` that never returns, which is what uvicorn's send
+does for a client that stopped reading (it waits for the socket to drain). Daphne's path is
+exercised against real sockets by the bench's `slow` scenario."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from chat.fanout import CLOSE_TOO_SLOW, SEND_BUFFER_BYTES, Connection, Fanout, RoomFeed
+
+
+async def test_a_stalled_socket_is_disconnected_and_the_room_goes_on() -> None:
+    fan = Fanout()
+    feed = fan.rooms["lobby"] = RoomFeed("lobby")
+    feed.cursor = 0
+    healthy_frames: list[dict[str, Any]] = []
+    stalled_frames: list[dict[str, Any]] = []
+    closed = asyncio.Event()
+    never = asyncio.Event()
+
+    async def healthy_send(frame: dict[str, Any]) -> None:
+        healthy_frames.append(frame)
+
+    async def stalled_send(frame: dict[str, Any]) -> None:
+        stalled_frames.append(frame)
+        if frame["type"] == "websocket.close":
+            closed.set()
+        else:
+            await never.wait()  # the client stopped reading: this send never completes
+
+    healthy = Connection("lobby", 1, healthy_send)
+    stalled = Connection("lobby", 2, stalled_send)
+    feed.conns.update({healthy, stalled})
+    text = "x" * 10_000
+    count = SEND_BUFFER_BYTES // len(text) + 10
+
+    async with asyncio.timeout(5):  # the room must not wait for the stalled socket
+        for seq in range(1, count + 1):
+            async with feed.lock:
+                await fan._deliver(feed, seq, text)
+            await asyncio.sleep(0)  # let the writers run, as the event loop would
+        await closed.wait()
+
+    assert [f["text"] for f in healthy_frames] == [text] * count
+    assert stalled_frames[-1] == {"type": "websocket.close", "code": CLOSE_TOO_SLOW}
+    # It got the first frame (its send then hung) and nothing after it was dropped.
+    assert len([f for f in stalled_frames if f["type"] == "websocket.send"]) == 1
+    assert stalled not in feed.conns and healthy in feed.conns
+    assert stalled.backlog is None or not stalled.backlog  # its backlog was freed
+
+
+async def test_a_socket_that_keeps_up_is_never_disconnected() -> None:
+    fan = Fanout()
+    feed = fan.rooms["lobby"] = RoomFeed("lobby")
+    feed.cursor = 0
+    got: list[str] = []
+    all_in = asyncio.Event()
+
+    async def slowish_send(frame: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # waits a little on every frame, like a busy socket
+        got.append(frame["text"])
+        if len(got) == 500:
+            all_in.set()
+
+    conn = Connection("lobby", 1, slowish_send)
+    feed.conns.add(conn)
+    for seq in range(1, 501):
+        async with feed.lock:
+            await fan._deliver(feed, seq, f"frame {seq}")
+    async with asyncio.timeout(5):
+        await all_in.wait()
+    assert got == [f"frame {seq}" for seq in range(1, 501)]
+    assert conn in feed.conns and not conn.closed
