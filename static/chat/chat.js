@@ -150,6 +150,7 @@
       rendered(li, m);
     }
     if (stick || mine) scrollToBottom();
+    showOlderControls();
     if (ahead.size) askForGap();
   }
 
