@@ -10,6 +10,8 @@ import pytest
 import websockets
 
 from tests.live import LiveServer, base_env, create_user, login, manage, ws_connect
+from tests.proxy import TcpProxy
+from tests.stack import pg_address
 
 pytestmark = [pytest.mark.e2e]
 
@@ -146,3 +148,69 @@ async def test_frame_past_daphnes_limit_ends_the_connection(server):
             await recv(ws)
     async with await ws_connect(server, "huge", cookie) as ws:
         assert (await recv(ws, "welcome"))["last_seq"] == 0  # nothing stored; reconnect works
+
+
+@pytest.mark.postgres
+async def test_unavailable_while_postgres_is_cut_then_the_retry_stores_once(pg_database, tmp_path):
+    """Issue 3, server side, on the production database: PostgreSQL goes away (a TCP proxy
+    in between is cut; the shared server itself is never touched). A post gets `error`
+    `unavailable` with its client_id and the socket stays; once the database is back the
+    retry with the same client_id is stored exactly once."""
+    host, port = pg_address()
+    proxy = TcpProxy(host, port).start()
+    try:
+        direct = base_env(DATABASE_URL=pg_database)
+        create_user(direct, "alice", PASSWORD)
+        create_user(direct, "bob", PASSWORD)
+        env = base_env(
+            DATABASE_URL=pg_database.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}"),
+            DATABASE_POOL_TIMEOUT="1",
+            DATABASE_CONNECT_TIMEOUT="2",
+        )
+        server = LiveServer(env, tmp_path / "daphne.log").start()
+        try:
+            await _post_through_an_outage(server, proxy)
+            assert server.proc.poll() is None, "the server process must not have restarted"
+        finally:
+            server.stop()
+    finally:
+        proxy.stop()
+    code = (
+        "from chat.models import Message;"
+        "print(list(Message.objects.values_list('seq', 'body', 'client_id')))"
+    )
+    assert manage(direct, "shell", "-c", code).splitlines()[-1] == "[(1, 'important', 'c-1')]"
+
+
+async def _post_through_an_outage(server: LiveServer, proxy: TcpProxy) -> None:
+    alice = login(server.url, "alice", PASSWORD)
+    bob = login(server.url, "bob", PASSWORD)
+    post = json.dumps({"type": "message", "body": "important", "client_id": "c-1"})
+    async with (
+        await ws_connect(server, "lobby", alice) as a,
+        await ws_connect(server, "lobby", bob) as b,
+    ):
+        await recv(a, "welcome")
+        await recv(b, "welcome")
+        await asyncio.to_thread(proxy.cut)
+        await a.send(post)
+        error = await recv(a, "error")
+        assert error["code"] == "unavailable" and error["client_id"] == "c-1"
+        await a.send(json.dumps({"type": "ping"}))
+        assert (await recv(a, "pong"))["type"] == "pong"  # the socket is still served
+        await asyncio.to_thread(proxy.restore)
+        deadline = time.monotonic() + 30
+        while True:  # the client's retry loop: same client_id until it is acknowledged
+            await a.send(post)
+            frame = await recv(a)
+            if frame["type"] == "message":
+                break
+            assert frame["code"] == "unavailable", frame
+            assert time.monotonic() < deadline, "the database did not come back"
+            await asyncio.sleep(0.5)
+        assert (frame["message"]["seq"], frame["message"]["client_id"]) == (1, "c-1")
+        assert (await recv(b, "message"))["message"]["seq"] == 1
+        await a.send(post)  # a resend after the ack: answered to alice only
+        assert (await recv(a, "message"))["message"]["seq"] == 1
+        await b.send(json.dumps({"type": "ping"}))
+        assert await recv(b, "pong") == {"type": "pong", "last_seq": 1}
