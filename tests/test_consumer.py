@@ -288,6 +288,12 @@ async def test_ping_pong_carries_the_rooms_last_seq(open_chat, alice):
     assert await chat.recv_type("pong") == {"type": "pong", "last_seq": 1}
 
 
+@pytest.fixture
+def no_refresh(settings):
+    """No periodic fan-out catch-up during the test, so what it shows is the gap fill."""
+    settings.CHAT_FANOUT_REFRESH_SECONDS = 3600
+
+
 def post_from_another_process(slug: str, username: str, body: str) -> None:
     """Post through the one write path in a separate process with its own in-memory channel
     layer: the message is stored, but its broadcast never reaches this process (as when a
@@ -310,7 +316,7 @@ def this_tests_database_url() -> str:
     return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-async def test_pong_reveals_a_message_whose_broadcast_was_lost(open_chat, alice):
+async def test_pong_reveals_a_message_whose_broadcast_was_lost(open_chat, alice, no_refresh):
     chat = await open_chat(alice)
     assert (await chat.recv_type("welcome"))["last_seq"] == 0
     await database_sync_to_async(post_from_another_process)("lobby", "alice", "unheard")
@@ -322,7 +328,9 @@ async def test_pong_reveals_a_message_whose_broadcast_was_lost(open_chat, alice)
     assert [m["body"] for m in (await chat.recv_type("history"))["messages"]] == ["unheard"]
 
 
-async def test_a_lost_broadcast_is_filled_in_before_the_next_message(open_chat, alice, bob):
+async def test_a_lost_broadcast_is_filled_in_before_the_next_message(
+    open_chat, alice, bob, no_refresh
+):
     a = await open_chat(alice)
     b = await open_chat(bob)
     await a.recv_type("welcome")
@@ -575,3 +583,28 @@ async def test_a_since_beyond_the_rooms_end_gets_no_messages_and_the_real_last_s
     welcome = await (await open_chat(alice, since=50)).recv_type("welcome")
     assert welcome["messages"] == [] and welcome["last_seq"] == 3
     assert welcome["has_more_after"] is False
+
+
+async def test_broadcasts_published_out_of_order_arrive_in_seq_order_once(
+    open_chat, alice, no_refresh
+):
+    """Two processes store seqs 1 and 2 and their broadcasts arrive as 2, then 1: every
+    socket gets 1, 2, once each (1 is read from the database when 2 arrives; the late 1 is
+    dropped)."""
+    from chat import fanout, protocol
+
+    a = await open_chat(alice)
+    b = await open_chat(alice)
+    await a.recv_type("welcome")
+    await b.recv_type("welcome")
+    for body in ("first", "second"):  # stored; their own broadcasts go nowhere
+        await database_sync_to_async(post_from_another_process)("lobby", "alice", body)
+    rows = await database_sync_to_async(list)(
+        Message.objects.filter(room__slug="lobby").select_related("author").order_by("seq")
+    )
+    events = [fanout.message_event("lobby", m.seq, protocol.message_frame(m)) for m in rows]
+    await fanout.publish(list(reversed(events)))
+    for chat in (a, b):
+        got = [(await chat.recv_type("message"))["message"]["body"] for _ in range(2)]
+        assert got == ["first", "second"]
+        assert await chat.nothing()
