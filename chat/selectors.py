@@ -3,6 +3,7 @@ costs the same at the end of a room of a million messages as of a thousand."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, QuerySet
 
 from .models import Message, Room
@@ -49,6 +50,11 @@ def messages_in_range(slug: str, after: int, before: int | None, limit: int) -> 
     if before is not None:
         qs = qs.filter(seq__lt=before)
     return list(qs.order_by("seq")[:limit])
+
+
+def has_post(room: Room, user: AbstractBaseUser, client_id: str) -> bool:
+    """Whether `user` already stored a message with `client_id` in `room`."""
+    return Message.objects.filter(room_id=room.pk, author_id=user.pk, client_id=client_id).exists()
 
 
 def last_seq(slug: str) -> int | None:

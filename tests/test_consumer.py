@@ -608,3 +608,22 @@ async def test_broadcasts_published_out_of_order_arrive_in_seq_order_once(
         got = [(await chat.recv_type("message"))["message"]["body"] for _ in range(2)]
         assert got == ["first", "second"]
         assert await chat.nothing()
+
+
+async def test_a_resend_of_a_stored_message_is_not_rate_limited(open_chat, alice, settings):
+    """After a reconnect a client resends its whole outbox; those already stored are not new
+    messages, so they are acknowledged at once instead of waiting on the rate limit."""
+    settings.CHAT_RATE_LIMIT_BURST = 2
+    settings.CHAT_RATE_LIMIT_PER_SECOND = 0.01
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    for n in (1, 2):
+        await chat.send({"type": "message", "body": f"m{n}", "client_id": f"c-{n}"})
+        assert (await chat.recv_type("message"))["message"]["seq"] == n
+    await chat.send({"type": "message", "body": "m3", "client_id": "c-3"})
+    error = await chat.recv_type("error")
+    assert error["code"] == "rate_limited" and error["client_id"] == "c-3"
+    for n in (1, 2):
+        await chat.send({"type": "message", "body": f"m{n}", "client_id": f"c-{n}"})
+        assert (await chat.recv_type("message"))["message"]["client_id"] == f"c-{n}"
+    assert await stored("lobby") == [(1, "m1", "c-1"), (2, "m2", "c-2")]
