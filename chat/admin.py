@@ -120,9 +120,17 @@ def moderate_users(
 
         _run(request, targets(data), act, done)
         return None  # back to the list
+    return action_form_page(modeladmin, request, queryset, verb, form)
+
+
+def action_form_page(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, verb: str, form: Any
+) -> HttpResponse:
+    """The intermediate page of an admin action: the selection, the form, and the hidden
+    fields that post the same action back with "apply"."""
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": f"{verb.capitalize()} users",
+        "title": verb.capitalize(),
         "verb": verb,
         "form": form,
         "queryset": queryset,
@@ -130,7 +138,7 @@ def moderate_users(
         "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
         "opts": modeladmin.model._meta,
     }
-    return TemplateResponse(request, "admin/chat/moderate_users.html", context)
+    return TemplateResponse(request, "admin/chat/action_form.html", context)
 
 
 def _user_actions(with_room: bool, pairs: Callable[..., list[tuple[Room, Any]]]) -> list[Any]:
@@ -247,17 +255,7 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
                 "Slow mode set",
             )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Set slow mode",
-            "verb": "set slow mode",
-            "form": form,
-            "queryset": queryset,
-            "action": request.POST.get("action"),
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/chat/moderate_users.html", context)
+        return action_form_page(self, request, queryset, "set slow mode", form)
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -268,10 +268,6 @@ def _target(room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str) -
     return member
 
 
-def _until(now: datetime, minutes: int | None) -> datetime | None:
-    return now + timedelta(minutes=minutes) if minutes else None
-
-
 @service
 def delete_message(
     *, room: Room, actor: AbstractBaseUser, seq: int, reason: str = ""
@@ -312,7 +308,7 @@ def ban_user(
     with transaction.atomic():
         member = _target(room, actor, user)
         member.banned_at = timezone.now()
-        member.banned_until = _until(member.banned_at, minutes)
+        member.banned_until = member.banned_at + timedelta(minutes=minutes) if minutes else None
         member.ban_reason = reason[: protocol.REASON_MAX]
         member.save(update_fields=["banned_at", "banned_until", "ban_reason"])
         detail = f"until {member.banned_until:%Y-%m-%d %H:%M} UTC" if minutes else "permanent"
