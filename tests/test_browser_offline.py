@@ -377,3 +377,42 @@ def test_reconnect_backoff_grows_with_jitter_to_30s_and_resets(live_server_facto
     state["refuse"] = True
     routes[-1].close()
     assert countdowns(1) == [1]
+
+
+def test_dropped_echo_on_a_live_connection_is_settled_by_a_resend(
+    live_env, live_server_factory, new_page
+):
+    """The echo of a post never arrives but the connection lives on: after a few seconds
+    the page sends it again with the same client_id; the server stores nothing new and
+    answers with the stored message, which settles the outbox."""
+    server = live_server_factory()
+    page = new_page()
+    signup(page, server.url, "alice")
+    dropped = []
+
+    def relay(ws) -> None:
+        upstream = ws.connect_to_server()
+
+        def to_page(text) -> None:
+            if not dropped and str(text).startswith('{"type":"message"'):
+                dropped.append(text)  # the first echo only
+                return
+            ws.send(text)
+
+        upstream.on_message(to_page)
+        ws.on_message(upstream.send)
+
+    page.route_web_socket(WS_URL, relay)
+    page.clock.install()
+    open_room(page, server.url, "lobby")
+    # Timers run only when the test says: so this is the resend after 5 s, not the
+    # heartbeat's gap check (15 s) or a reconnect.
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    send(page, "echo me")
+    expect(page.locator("#outbox li.pending")).to_have_count(1)
+    page.clock.fast_forward(5_200)
+    expect(page.locator("#outbox li")).to_have_count(0)
+    expect_message(page, "echo me", user="alice")
+    assert dropped
+    assert [body for _, body, _ in stored(live_env, "lobby")] == ["echo me"]
+    expect_state(page, "connected")

@@ -21,6 +21,7 @@
   const HEALTHY_AFTER_MS = 10000; // a connection this old resets the backoff
   const PING_EVERY_MS = 15000;
   const PONG_WITHIN_MS = 5000;
+  const ACK_WITHIN_MS = 5000; // no echo of a sent message by then: send it again (idempotent)
   const PAGE = 50;
   const GAP_PAGE = 100;
   const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
@@ -399,6 +400,8 @@
       case "pong":
         clearTimeout(pongTimer);
         pongTimer = null;
+        // The server's newest seq: above ours means a live frame went missing.
+        if (typeof frame.last_seq === "number" && frame.last_seq > last) askForGap();
         return;
       case "message_deleted": {
         const li = shown.get(frame.seq);
@@ -513,16 +516,27 @@
     renderOutbox();
   }
 
+  let ackTimer = null;
+
   function flushOutbox() {
     if (!welcomed) return;
     const now = Date.now();
+    let waiting = false;
     for (const entry of outbox) {
-      if (entry.status !== "pending" || entry.sentOn === connId) continue;
+      if (entry.status !== "pending") continue;
+      if (entry.sentOn === connId && now - entry.sentAt < ACK_WITHIN_MS) {
+        waiting = true;
+        continue;
+      }
       if (entry.retryAfter && entry.retryAfter > now) continue;
       if (!send({ type: "message", body: entry.body, client_id: entry.client_id })) return;
       entry.sentOn = connId;
+      entry.sentAt = now;
       delete entry.retryAfter;
+      waiting = true;
     }
+    clearTimeout(ackTimer);
+    if (waiting) ackTimer = setTimeout(flushOutbox, ACK_WITHIN_MS + 100);
   }
 
   function renderOutbox() {
