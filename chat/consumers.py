@@ -12,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import Error as DatabaseError
+from django.utils import timezone
 
 from . import permissions, protocol, ratelimit, selectors, services
 from .errors import ChatError
@@ -54,13 +55,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.room = room
         await self.accept()
         self.conn = Connection(room.slug, user.pk, self.base_send)
-        await get_fanout().join(self.conn, self._send_welcome)
+        try:
+            await get_fanout().join(self.conn, self._send_welcome)
+        except ChatError:
+            await self.close(code=4403)  # banned while the handshake ran (see _welcome)
+            return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
     async def _send_welcome(self) -> int:
         frame, last_seq = await database_sync_to_async(_welcome)(
             self.room, self.user, protocol.parse_since(self.scope.get("query_string", b""))
         )
+        if frame is None:
+            raise ChatError("forbidden", "You are banned from this room.")
         await self.send(text_data=frame)
         return last_seq
 
@@ -189,7 +196,13 @@ USER_ACTIONS = {
 }
 
 
-def _welcome(room: Room, user: Any, since: int | None) -> tuple[str, int]:
+def _welcome(room: Room, user: Any, since: int | None) -> tuple[str | None, int]:
+    """The welcome frame and the last seq it covers; None when the user is banned. This runs
+    after the fan-out subscribed to the room, so a ban that committed after the handshake's
+    check is seen here or its close event reaches this socket."""
+    member = permissions.membership(room, user)
+    if member is not None and member.is_banned(timezone.now()):
+        return None, 0
     username = user.get_username()
     last_seq = selectors.last_seq(room.slug) or 0
     if since is None:
@@ -207,7 +220,7 @@ def _welcome(room: Room, user: Any, since: int | None) -> tuple[str, int]:
         messages=rows,
         has_more=has_more,
         has_more_after=more_after,
-        moderator=permissions.can_moderate(room, user),
+        moderator=permissions.rank(room, user, member) >= permissions.MODERATOR,
     )
     return frame, last_seq
 

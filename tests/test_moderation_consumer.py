@@ -320,3 +320,19 @@ async def test_room_settings_persist_for_new_sockets(open_chat):
     b = await open_chat(t.bob, "den")
     welcome = await b.recv_type("welcome")
     assert (welcome["room"]["locked"], welcome["room"]["slow_mode"]) == (True, 5)
+
+
+async def test_a_ban_that_lands_during_the_handshake_is_caught_at_the_welcome(open_chat):
+    """The handshake checks bans before subscribing; the welcome checks again after, so a
+    ban committed in between (whose close event this socket could not hear yet) still
+    shuts it out."""
+    from chat.consumers import _welcome
+
+    t = await setup_room()
+
+    @database_sync_to_async
+    def welcome_after_ban():
+        services.ban_user(room=t.room, actor=t.owner, user=t.bob)
+        return _welcome(t.room, t.bob, None)
+
+    assert await welcome_after_ban() == (None, 0)
