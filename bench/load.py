@@ -28,7 +28,10 @@ from websockets.asyncio.client import ClientConnection, connect
 PAYLOAD = re.compile(r"bench:(\d+):(\d+)")
 SEQ = re.compile(r'"seq":(\d+)')
 REPLAY_PREFIXES = ('{"type":"welcome"', '{"type":"history"')
-CONNECT_CONCURRENCY = 50
+# Handshakes in flight per worker: the site's handshake reads the session, the room and the
+# welcome page, and daphne drops a handshake that takes over 5 s.
+CONNECT_CONCURRENCY = 20
+CONNECT_ATTEMPTS = 3
 
 
 @dataclass
@@ -235,7 +238,14 @@ async def worker_main(job: Job, pipe: Any) -> None:
 
     async def opened(spec: ConnSpec) -> ClientConnection:
         async with sem:
-            return await open_ws(spec)
+            for attempt in range(CONNECT_ATTEMPTS):
+                try:
+                    return await open_ws(spec)
+                except (OSError, websockets.InvalidHandshake, TimeoutError):
+                    if attempt == CONNECT_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            raise AssertionError("unreachable")
 
     results = await asyncio.gather(*(opened(s) for s in job.conns), return_exceptions=True)
     conns = [

@@ -272,14 +272,14 @@ async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], use
 
 
 async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]) -> None:
+    rooms = {}
     for size in run.cfg.history_sizes:
-        slug = f"bench_history_{size}"
-        progress(f"seeding {slug} with {size} messages (reused when present)")
-        seeded = json.loads(
-            django(env, "-m", "bench.seed", "history", "--room", slug, "--count", str(size))
-        )
-        row = await scenarios.history_times(site, slug, users, size, run.cfg.history_samples)
-        run.add("history", asgi, "site", str(size), {**row, "seeded_now": seeded["seeded"]})
+        slug = rooms[size] = f"bench_history_{size}"
+        progress(f"seeding {slug} with {size:,} messages (reused when present)")
+        django(env, "-m", "bench.seed", "history", "--room", slug, "--count", str(size))
+    progress(f"history pages: {run.cfg.history_samples} samples per room and place")
+    for row in await scenarios.history_times(site, rooms, users, run.cfg.history_samples):
+        run.add("history", asgi, "site", str(row["size"]), row)
 
 
 async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
@@ -291,6 +291,7 @@ async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
         redis = PrivateRedis(run.out_dir / "logs").start()
         redis_url = redis.url
     env = server_env(run.db_url, redis_url, site_settings=run.site_settings)
+    env["CHANNEL_LAYER_PREFIX"] = f"bench{run.run_id}"  # apart from anyone sharing Redis
     log_dir = run.out_dir / "logs"
     try:
         for asgi in cfg.servers:

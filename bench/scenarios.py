@@ -185,24 +185,40 @@ async def idle_memory(
 
 
 async def history_times(
-    server: Server, room: str, users: Users, size: int, samples: int
-) -> dict[str, Any]:
-    """p50 time of a 50-message `history` page at the end and in the middle of `room`."""
-    ws = await open_ws(sender_spec(server, room, users))
+    server: Server, rooms: dict[int, str], users: Users, samples: int
+) -> list[dict[str, Any]]:
+    """p50 time of a 50-message `history` page at the end and in the middle of each room
+    ({size: slug}). The rooms are asked in turn, so a change in the machine's load (it is
+    shared) hits every room alike."""
+    sockets = {}
     try:
-        welcome = json.loads(await ws.recv())
-        assert welcome["type"] == "welcome", welcome
-        out: dict[str, Any] = {"size": size}
-        for name, before in (("end", size + 1), ("middle", max(51, size // 2))):
-            times = []
-            for _ in range(samples):
-                started = time.perf_counter()
-                await ws.send(json.dumps({"type": "history", "before": before, "limit": 50}))
-                frame = json.loads(await ws.recv())
-                times.append((time.perf_counter() - started) * 1000)
-                if frame["type"] != "history" or len(frame["messages"]) != 50:
-                    raise RuntimeError(f"bad history answer: {str(frame)[:300]}")
-            out[f"{name}_p50_ms"] = round(statistics.median(times), 3)
-        return out
+        for size, slug in rooms.items():
+            ws = sockets[size] = await open_ws(sender_spec(server, slug, users))
+            welcome = json.loads(await ws.recv())
+            if welcome["type"] != "welcome":
+                raise RuntimeError(f"no welcome: {str(welcome)[:300]}")
+        times: dict[tuple[int, str], list[float]] = {}
+        for _ in range(samples):
+            for size, ws in sockets.items():
+                for name, before in (("end", size + 1), ("middle", max(51, size // 2))):
+                    started = time.perf_counter()
+                    await ws.send(json.dumps({"type": "history", "before": before, "limit": 50}))
+                    frame = json.loads(await ws.recv())
+                    elapsed = (time.perf_counter() - started) * 1000
+                    if frame["type"] != "history" or len(frame["messages"]) != 50:
+                        raise RuntimeError(f"bad history answer: {str(frame)[:300]}")
+                    times.setdefault((size, name), []).append(elapsed)
+        return [
+            {
+                "size": size,
+                "samples": samples,
+                **{
+                    f"{name}_p50_ms": round(statistics.median(times[(size, name)]), 3)
+                    for name in ("end", "middle")
+                },
+            }
+            for size in rooms
+        ]
     finally:
-        await ws.close()
+        for ws in sockets.values():
+            await ws.close()

@@ -1,7 +1,8 @@
-"""Settings for the tutorial-shaped baseline: the same channel layer choice as the site
-(REDIS_URL or in-memory, same capacity), nothing else."""
+"""Settings for the tutorial-shaped baseline: the site's channel layer, nothing else."""
 
 import os
+
+from chatsite.layers import channel_layer_from_env
 
 SECRET_KEY = "bench-tutorial-baseline"
 DEBUG = False
@@ -11,15 +12,6 @@ DATABASES: dict = {}
 ASGI_APPLICATION = "bench.tutorial.asgi.application"
 USE_TZ = True
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000},
-        }
-    }
-else:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
-    }
+# The very channel layer the site gets from the same environment (in-memory, or Redis
+# pub/sub or core), so the comparison is between consumers, not layers.
+CHANNEL_LAYERS = {"default": channel_layer_from_env(os.environ)}
