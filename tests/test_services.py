@@ -162,3 +162,23 @@ def test_concurrent_resends_of_one_client_id_store_it_once(room, alice):
     assert not errors, errors
     assert seqs == [1] * threads
     assert stored(room) == [(1, "once", "dup")]
+
+
+def test_refused_and_resent_posts_take_no_seq(room, alice):
+    """The next seq is taken (and the room row locked) in one statement at the start of a
+    post; a post that then stores nothing gives it back: seqs stay 1..N."""
+    first = services.post_message(room=room, user=alice, body="one", client_id="c1")
+    again = services.post_message(room=room, user=alice, body="one", client_id="c1")
+    assert again.message.seq == first.message.seq == 1
+    room.locked = True
+    room.save(update_fields=["locked"])
+    bob = make_user("bob")
+    with pytest.raises(ChatError):
+        services.post_message(room=room, user=bob, body="while locked")
+    room.locked = False
+    room.save(update_fields=["locked"])
+    second = services.post_message(room=room, user=bob, body="two")
+    assert second.message.seq == 2
+    assert [s for s, _, _ in stored(room)] == [1, 2]
+    room.refresh_from_db()
+    assert room.last_seq == 2 and room.last_activity is not None
