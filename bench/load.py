@@ -310,10 +310,12 @@ class Workers:
             self.procs.append(proc)
 
     async def _recv(self, pipe: Any, wait: float) -> Any:
+        # Short polls, so an interrupted run (Ctrl-C) stops its servers at once.
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(None, pipe.poll, wait)
-        if not ok:
-            raise TimeoutError("a load worker did not answer in time")
+        deadline = time.monotonic() + wait
+        while not await loop.run_in_executor(None, pipe.poll, 1.0):
+            if time.monotonic() > deadline:
+                raise TimeoutError("a load worker did not answer in time")
         return pipe.recv()
 
     async def gather(self, wait: float) -> list[Any]:
