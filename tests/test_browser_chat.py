@@ -191,3 +191,17 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
     expect(guest.locator('#messages li.msg[data-seq="2"] .msg-body')).to_have_text(
         "This message was deleted."
     )
+
+
+def test_logout_in_one_tab_disconnects_the_other(live_server_factory, new_page):
+    server = live_server_factory()
+    chat_tab = new_page()
+    signup(chat_tab, server.url, "alice")
+    open_room(chat_tab, server.url, "lobby")
+    other_tab = chat_tab.context.new_page()  # same browser, same session
+    other_tab.goto(server.url + "/")
+    logout(other_tab)
+    expect(chat_tab.locator("#banner")).to_contain_text("logged out")
+    expect_state(chat_tab, "closed")
+    chat_tab.reload()  # and the room page now asks for a login
+    expect(chat_tab).to_have_url(re.compile(r"/accounts/login/\?next=/chat/lobby/"))

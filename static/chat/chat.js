@@ -273,7 +273,7 @@
       if (id !== connId) return;
       const opened = welcomed;
       dropSocket();
-      if (event.code === 4403) return stopFor("closed", "You can no longer chat here: you were removed from this room, or logged out.");
+      if (event.code === 4403) return stopFor("closed", "You can no longer chat here: you were removed from this room, or logged out. Reload the page to try again.");
       if (event.code === 4404) return stopFor("closed", "This room was deleted.");
       if (!opened && attempt >= 2) checkStillLoggedIn();
       scheduleReconnect();
