@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -105,7 +107,7 @@ def live_env(tmp_path, request):
     embedded default; on the production stack (DATABASE_URL is PostgreSQL, as in tests/run.sh's
     second pass) a PostgreSQL database of the test's own, plus REDIS_URL with a channel-layer
     prefix of the test's own."""
-    from tests.live import base_env, manage
+    from tests.live import base_env
 
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         from tests import stack
@@ -118,9 +120,23 @@ def live_env(tmp_path, request):
         if os.environ.get("REDIS_URL"):
             extra["REDIS_URL"] = os.environ["REDIS_URL"]
         return base_env(DATABASE_URL=stack.pg_url(name), **extra)
-    env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}")
-    manage(env, "migrate", "--noinput")
-    return env
+    # A copy of a file migrated once per session: migrating costs seconds of CPU per test.
+    template = request.getfixturevalue("sqlite_template")
+    shutil.copyfile(template, tmp_path / "live.sqlite3")
+    return base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'live.sqlite3'}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file for live_env to copy."""
+    from tests.live import base_env, manage
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "live.sqlite3"
+    manage(base_env(DATABASE_URL=f"sqlite:///{path}"), "migrate", "--noinput")
+    # The migrating process has exited, so its WAL is checkpointed into the file; make sure.
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
 
 
 @pytest.fixture
