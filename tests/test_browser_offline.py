@@ -345,7 +345,7 @@ def test_reconnect_backoff_grows_with_jitter_to_30s_and_resets(live_server_facto
     page.add_init_script(ATTEMPT_COUNTER)
     page.clock.install()
     open_room(page, server.url, "lobby")
-    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds
 
     def countdowns(count: int) -> list[int]:
         """Let `count` attempts fail; the seconds shown after each."""
@@ -407,7 +407,7 @@ def test_dropped_echo_on_a_live_connection_is_settled_by_a_resend(
     open_room(page, server.url, "lobby")
     # Timers run only when the test says: so this is the resend after 5 s, not the
     # heartbeat's gap check (15 s) or a reconnect.
-    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds
     send(page, "echo me")
     expect(page.locator("#outbox li.pending")).to_have_count(1)
     page.clock.fast_forward(5_200)
@@ -416,3 +416,30 @@ def test_dropped_echo_on_a_live_connection_is_settled_by_a_resend(
     assert dropped
     assert [body for _, body, _ in stored(live_env, "lobby")] == ["echo me"]
     expect_state(page, "connected")
+
+
+def test_hanging_handshake_is_given_up_and_retried(live_server_factory, new_page):
+    """A connection that opens but never says welcome (a proxy or server stuck) is dropped
+    after 10 s and retried, on the fake clock."""
+    server = live_server_factory()
+    page = new_page()
+    signup(page, server.url, "alice")
+    routes = []
+
+    def gate(ws) -> None:
+        routes.append(ws)
+        if len(routes) > 1:
+            ws.connect_to_server()
+        # else: the first socket is left hanging: open, but nothing ever arrives
+
+    page.route_web_socket(WS_URL, gate)
+    page.clock.install()
+    page.goto(f"{server.url}/chat/lobby/")
+    page.wait_for_function("() => window.chat !== undefined")
+    page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds
+    expect_state(page, "connecting")
+    page.clock.fast_forward(10_500)
+    expect(page.locator("#conn-state")).to_have_text(re.compile(r"^reconnecting in"))
+    page.clock.fast_forward(1_000)
+    expect_state(page, "connected")
+    assert len(routes) == 2

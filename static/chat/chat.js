@@ -21,6 +21,7 @@
   const HEALTHY_AFTER_MS = 10000; // a connection this old resets the backoff
   const PING_EVERY_MS = 15000;
   const PONG_WITHIN_MS = 5000;
+  const WELCOME_WITHIN_MS = 10000; // a handshake that hangs longer is given up and retried
   const ACK_WITHIN_MS = 5000; // no echo of a sent message by then: send it again (idempotent)
   const PAGE = 50;
   const GAP_PAGE = 100;
@@ -56,13 +57,13 @@
   let welcomed = false;
   let finalState = null; // set when the server told us not to come back
   let attempt = 0;
-  let everOpened = false;
   let retryTimer = null;
   let retryAt = 0;
   let countdownTimer = null;
   let healthyTimer = null;
   let pingTimer = null;
   let pongTimer = null;
+  let welcomeTimer = null;
   let requests = []; // outstanding history requests, in order: "before" | "after"
   let gapAskedAt = -1; // `last` when the gap was last asked for: one request at a time
   let loadingOlder = false;
@@ -252,9 +253,13 @@
       return;
     }
     ws = socket;
+    welcomeTimer = setTimeout(function () {
+      if (id !== connId || welcomed) return;
+      dropSocket();
+      scheduleReconnect();
+    }, WELCOME_WITHIN_MS);
     socket.onopen = function () {
       if (id !== connId) return;
-      everOpened = true;
       startHeartbeat(id);
     };
     socket.onmessage = function (event) {
@@ -289,6 +294,7 @@
     requests = [];
     loadingOlder = false;
     clearTimeout(healthyTimer);
+    clearTimeout(welcomeTimer);
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
     pongTimer = null;
@@ -415,6 +421,7 @@
 
   function onWelcome(frame) {
     welcomed = true;
+    clearTimeout(welcomeTimer);
     setState("connected", "connected");
     el.banner.hidden = true;
     const id = connId;
