@@ -516,7 +516,7 @@ def short_db_timeout(monkeypatch):
     20 s), so a held lock makes a write fail quickly."""
     db = connections["default"].settings_dict
     if db["ENGINE"] != "django.db.backends.sqlite3":
-        pytest.skip("locks the SQLite file")
+        pytest.skip("locks the SQLite file (PostgreSQL: test_e2e.py cuts the database instead)")
     monkeypatch.setitem(db["OPTIONS"], "timeout", 0.3)
     return db["NAME"]
 

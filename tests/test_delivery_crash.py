@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PASSWORD = "pw-for-tests-123"
 CLIENTS = 4
 POSTS_EACH = 60
-POST_INTERVAL = 0.03  # a steady stream, so posts are in flight when the server dies
-KILL_AFTER_ACKS = (40, 140)  # kill when this many posts (of 240) have been acknowledged
+POST_INTERVAL = 0.05  # a steady stream, so posts are in flight when the server dies
+KILLS = 2
+ACKS_BETWEEN_KILLS = 40  # kill once every client is back and this many more were acknowledged
 ROOM = "crash"
 
 
@@ -80,9 +81,16 @@ async def test_acknowledged_messages_survive_sigkill_exactly_once(live_env, tmp_
             await asyncio.wait_for(client.connected.wait(), timeout=15)
         posters = [asyncio.create_task(poster(c)) for c in clients]
 
-        for threshold in KILL_AFTER_ACKS:
-            await clients[0].wait_until(lambda t=threshold: acked() >= t, 60, f"{threshold} acks")
+        acked_at_kill = 0
+        for kill in range(KILLS):
+
+            def ready(kill: int = kill, floor: int = acked_at_kill) -> bool:
+                back = all(c.stats["connects"] > kill for c in clients)
+                return back and acked() >= min(floor + ACKS_BETWEEN_KILLS, CLIENTS * POSTS_EACH)
+
+            await clients[0].wait_until(ready, 60, f"every client back, kill {kill + 1}")
             servers[-1].kill()
+            acked_at_kill = acked()
             in_flight_at_kill.append(sum(len(c.outbox) for c in clients))  # sent or queued
             restarted = LiveServer(live_env, log_path, port=server.port)
             servers.append(restarted)
@@ -115,8 +123,8 @@ async def test_acknowledged_messages_survive_sigkill_exactly_once(live_env, tmp_
         )
 
     # The server really died mid-stream, and the clients really reconnected.
-    assert len(servers) == 1 + len(KILL_AFTER_ACKS)
-    assert all(c.stats["connects"] >= 1 + len(KILL_AFTER_ACKS) for c in clients)
+    assert len(servers) == 1 + KILLS
+    assert all(c.stats["connects"] >= 1 + KILLS for c in clients)
 
     # The database: seqs 1..N, no client_id twice, everything sent stored exactly once.
     assert [r[0] for r in rows] == list(range(1, total + 1))
