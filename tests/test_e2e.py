@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 import pytest
 import websockets
 
+from tests import stack
 from tests.live import LiveServer, base_env, create_user, login, manage, ws_connect
 from tests.proxy import TcpProxy
 from tests.stack import pg_address
@@ -39,15 +41,34 @@ def wait_for_log(server: LiveServer, text: str, timeout: float = 10) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One daphne for this module (each test uses its own room): starting one costs seconds."""
+    """One daphne for this module (each test uses its own room): starting one costs seconds.
+    On the production-stack pass (DATABASE_URL is PostgreSQL) it runs on a PostgreSQL
+    database of its own and on Redis, as live_env does."""
     tmp = tmp_path_factory.mktemp("e2e")
-    env = base_env(DATABASE_URL=f"sqlite:///{tmp / 'live.sqlite3'}", CHAT_RATE_LIMIT_PER_SECOND="0")
-    manage(env, "migrate", "--noinput")
-    create_user(env, "alice", PASSWORD)
-    create_user(env, "bob", PASSWORD)
-    live = LiveServer(env, tmp / "daphne.log").start()
-    yield live
-    live.stop()
+    extra = {"CHAT_RATE_LIMIT_PER_SECOND": "0"}
+    pg_name = None
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        stack.require_postgres()
+        pg_name = stack.unique_name("e2e")
+        stack.create_database(pg_name)
+        extra.update(DATABASE_URL=stack.pg_url(pg_name), CHANNEL_LAYER_PREFIX=pg_name)
+        if os.environ.get("REDIS_URL"):
+            extra["REDIS_URL"] = os.environ["REDIS_URL"]
+    else:
+        extra["DATABASE_URL"] = f"sqlite:///{tmp / 'live.sqlite3'}"
+    env = base_env(**extra)
+    live = None
+    try:
+        manage(env, "migrate", "--noinput")
+        create_user(env, "alice", PASSWORD)
+        create_user(env, "bob", PASSWORD)
+        live = LiveServer(env, tmp / "daphne.log").start()
+        yield live
+    finally:
+        if live is not None:
+            live.stop()
+        if pg_name is not None:
+            stack.drop_database(pg_name)
 
 
 async def test_two_users_chat_both_ways(server):
