@@ -308,6 +308,31 @@ def delete_message(
     return message, [fanout.room_event(room.slug, protocol.message_deleted_frame(seq))]
 
 
+def _act_on_user(
+    room: Room,
+    actor: AbstractBaseUser,
+    user: AbstractBaseUser | str,
+    action: str,
+    *,
+    changes: dict[str, object],
+    reason: str = "",
+    detail: str = "",
+    close: bool = False,
+) -> tuple[Membership, Events]:
+    """The shape of every action on a user: check ranks, set `changes` on their membership,
+    log it, and (ban, kick) close their sockets in the room on every process."""
+    with transaction.atomic():
+        member = _target(room, actor, user)
+        for field, value in changes.items():
+            setattr(member, field, value)
+        if changes:
+            member.save(update_fields=list(changes))
+        _audit(actor, action, room, target=member.user, reason=reason, detail=detail)
+    if not close:
+        return member, []
+    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+
+
 @service
 def ban_user(
     *,
@@ -319,28 +344,21 @@ def ban_user(
 ) -> tuple[Membership, Events]:
     """Ban a user from the room (for `minutes`, or until unbanned): their sockets in the
     room close with 4403 on every process, and the handshake refuses them."""
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        member.banned_at = timezone.now()
-        member.banned_until = member.banned_at + timedelta(minutes=minutes) if minutes else None
-        member.ban_reason = reason[: protocol.REASON_MAX]
-        member.save(update_fields=["banned_at", "banned_until", "ban_reason"])
-        detail = f"until {member.banned_until:%Y-%m-%d %H:%M} UTC" if minutes else "permanent"
-        _audit(actor, "ban", room, target=member.user, reason=reason, detail=detail)
-    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+    now = timezone.now()
+    until = now + timedelta(minutes=minutes) if minutes else None
+    changes = {"banned_at": now, "banned_until": until, "ban_reason": reason[: protocol.REASON_MAX]}
+    detail = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "permanent"
+    return _act_on_user(
+        room, actor, user, "ban", changes=changes, reason=reason, detail=detail, close=True
+    )
 
 
 @service
 def unban_user(
     *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
 ) -> tuple[Membership, Events]:
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        member.banned_at = member.banned_until = None
-        member.ban_reason = ""
-        member.save(update_fields=["banned_at", "banned_until", "ban_reason"])
-        _audit(actor, "unban", room, target=member.user, reason=reason)
-    return member, []
+    changes = {"banned_at": None, "banned_until": None, "ban_reason": ""}
+    return _act_on_user(room, actor, user, "unban", changes=changes, reason=reason)
 
 
 @service
@@ -353,25 +371,23 @@ def mute_user(
     reason: str = "",
 ) -> tuple[Membership, Events]:
     """Mute a user in the room for `minutes`: their posts are refused with `forbidden`."""
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        member.muted_until = timezone.now() + timedelta(minutes=minutes)
-        member.save(update_fields=["muted_until"])
-        detail = f"until {member.muted_until:%Y-%m-%d %H:%M} UTC"
-        _audit(actor, "mute", room, target=member.user, reason=reason, detail=detail)
-    return member, []
+    until = timezone.now() + timedelta(minutes=minutes)
+    return _act_on_user(
+        room,
+        actor,
+        user,
+        "mute",
+        changes={"muted_until": until},
+        reason=reason,
+        detail=f"until {until:%Y-%m-%d %H:%M} UTC",
+    )
 
 
 @service
 def unmute_user(
     *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
 ) -> tuple[Membership, Events]:
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        member.muted_until = None
-        member.save(update_fields=["muted_until"])
-        _audit(actor, "unmute", room, target=member.user, reason=reason)
-    return member, []
+    return _act_on_user(room, actor, user, "unmute", changes={"muted_until": None}, reason=reason)
 
 
 @service
@@ -379,10 +395,7 @@ def kick_user(
     *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
 ) -> tuple[Membership, Events]:
     """Close the user's sockets in the room now (4403); they may come back."""
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        _audit(actor, "kick", room, target=member.user, reason=reason)
-    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+    return _act_on_user(room, actor, user, "kick", changes={}, reason=reason, close=True)
 
 
 @service
@@ -394,12 +407,7 @@ def set_role(
         raise ChatError("bad_request", "A role is moderator or member.")
     if permissions.rank(room, actor) < permissions.OWNER:
         raise _forbidden("Only the room's owner or staff may appoint moderators.")
-    with transaction.atomic():
-        member = _target(room, actor, user)
-        member.role = role
-        member.save(update_fields=["role"])
-        _audit(actor, "role", room, target=member.user, detail=role)
-    return member, []
+    return _act_on_user(room, actor, user, "role", changes={"role": role}, detail=role)
 
 
 @service
