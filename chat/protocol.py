@@ -115,7 +115,7 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
         raise ChatError("too_long", f"A frame may be at most {limit} bytes.")
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
         obj = None
     if not isinstance(obj, dict):
         # Plain text (or any JSON that is not an object) is a message, exactly as typed.

@@ -627,3 +627,14 @@ async def test_a_resend_of_a_stored_message_is_not_rate_limited(open_chat, alice
         await chat.send({"type": "message", "body": f"m{n}", "client_id": f"c-{n}"})
         assert (await chat.recv_type("message"))["message"]["client_id"] == f"c-{n}"
     assert await stored("lobby") == [(1, "m1", "c-1"), (2, "m2", "c-2")]
+
+
+async def test_deeply_nested_json_is_a_plain_message_not_a_server_error(open_chat, alice):
+    """A JSON array nested past the parser's recursion limit is still just a text frame
+    that is not a JSON object: a message with the raw text."""
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    text = "[" * 1500 + "]" * 1500
+    await chat.send(text)
+    assert (await chat.recv_type("message"))["message"]["body"] == text
+    assert await stored("lobby") == [(1, text, None)]
