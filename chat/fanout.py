@@ -229,7 +229,7 @@ class Fanout:
                     continue  # emptied and removed while we waited: take the new one
                 try:
                     if feed.cursor is None:
-                        await self.layer.group_add(room_group(conn.room), self.channel)
+                        await self._add(room_group(conn.room))
                     conn.last_seq = await welcome()
                     if feed.cursor is None:
                         feed.cursor = conn.last_seq
@@ -240,8 +240,16 @@ class Fanout:
                 break
         mine = self.users.setdefault(conn.user_id, set())
         if not mine:
-            await self.layer.group_add(user_group(conn.user_id), self.channel)
+            await self._add(user_group(conn.user_id))
         mine.add(conn)
+
+    async def _add(self, group: str) -> None:
+        # With the layer down a socket still joins (welcome and history come from the
+        # database); the periodic refresh adds the group and catches up once it is back.
+        try:
+            await self.layer.group_add(group, self.channel)
+        except Exception:
+            log.warning("group_add %s failed; the refresh will retry", group)
 
     async def leave(self, conn: Connection) -> None:
         feed = self.rooms.get(conn.room)

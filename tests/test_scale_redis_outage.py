@@ -14,6 +14,7 @@ from tests.scale import Client, cluster_env, create_users, start_servers, stored
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 ROOM = "outage"
+LATE_ROOM = "outage-late"
 PER_PHASE = 30  # posts before, during and after the outage
 
 
@@ -59,6 +60,9 @@ async def test_no_stored_message_is_lost_when_redis_goes_away(
         resume_from = max(leaver.seqs)
 
         await post_phase("during")
+        # A socket opened during the outage, in a room its process was not subscribed to.
+        late = await Client.open(one, LATE_ROOM, "bob")
+        clients.append(late)
         # Stored although Redis is down: the database is the log.
         deadline = asyncio.get_running_loop().time() + 30
         while len(stored_seqs(pg_database, ROOM)) < 2 * PER_PHASE:
@@ -76,6 +80,11 @@ async def test_no_stored_message_is_lost_when_redis_goes_away(
             await client.wait_seq(2 * PER_PHASE, timeout=30)
 
         await post_phase("after")  # and live delivery works again, without a restart
+        poster = await Client.open(two, LATE_ROOM, "alice")
+        clients.append(poster)
+        await poster.post("to the late joiner")
+        await late.wait_seq(1, timeout=30)
+        assert late.bodies[1] == "to the late joiner"
         total = 3 * PER_PHASE
         for client in (watch_one, watch_two, sender_one, sender_two):
             await client.wait_seq(total, timeout=60)
