@@ -63,12 +63,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
     async def _send_welcome(self) -> int:
-        frame, last_seq = await database_sync_to_async(_welcome)(
+        frames, last_seq = await database_sync_to_async(_welcome)(
             self.room, self.user, protocol.parse_since(self.scope.get("query_string", b""))
         )
-        if frame is None:
+        if frames is None:
             raise ChatError("forbidden", "You are banned from this room.")
-        await self.send(text_data=frame)
+        for frame in frames:
+            await self.send(text_data=frame)
         return last_seq
 
     async def disconnect(self, code: int) -> None:
@@ -196,10 +197,12 @@ USER_ACTIONS = {
 }
 
 
-def _welcome(room: Room, user: Any, since: int | None) -> tuple[str | None, int]:
-    """The welcome frame and the last seq it covers; None when the user is banned. This runs
-    after the fan-out subscribed to the room, so a ban that committed after the handshake's
-    check is seen here or its close event reaches this socket."""
+def _welcome(room: Room, user: Any, since: int | None) -> tuple[list[str] | None, int]:
+    """The welcome frame (on a resume followed by `message_deleted` for the deleted messages
+    among the RESUME_MAX below `since`, which the client may show from before it was away)
+    and the last seq it covers; None when the user is banned. This runs after the fan-out
+    subscribed to the room, so a ban that committed after the handshake's check is seen here
+    or its close event reaches this socket."""
     member = permissions.membership(room, user)
     if member is not None and member.is_banned(timezone.now()):
         return None, 0
@@ -222,7 +225,10 @@ def _welcome(room: Room, user: Any, since: int | None) -> tuple[str | None, int]
         has_more_after=more_after,
         moderator=permissions.rank(room, user, member) >= permissions.MODERATOR,
     )
-    return frame, last_seq
+    if since is None:
+        return [frame], last_seq
+    deleted = selectors.deleted_seqs(room, since - protocol.RESUME_MAX, since)
+    return [frame, *map(protocol.message_deleted_frame, deleted)], last_seq
 
 
 def _unavailable() -> ChatError:

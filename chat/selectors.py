@@ -57,6 +57,17 @@ def has_post(room: Room, user: AbstractBaseUser, client_id: str) -> bool:
     return Message.objects.filter(room_id=room.pk, author_id=user.pk, client_id=client_id).exists()
 
 
+def deleted_seqs(room: Room, after: int, upto: int) -> list[int]:
+    """Seqs of the deleted messages with after < seq <= upto (a keyset range, so bounded)."""
+    return list(
+        Message.objects.filter(
+            room_id=room.pk, seq__gt=after, seq__lte=upto, deleted_at__isnull=False
+        )
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+
+
 def last_seq(slug: str) -> int | None:
     return Room.objects.filter(slug=slug).values_list("last_seq", flat=True).first()
 

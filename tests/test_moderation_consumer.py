@@ -336,3 +336,27 @@ async def test_a_ban_that_lands_during_the_handshake_is_caught_at_the_welcome(op
         return _welcome(t.room, t.bob, None)
 
     assert await welcome_after_ban() == (None, 0)
+
+
+async def test_a_resume_hears_of_deletions_made_while_away(open_chat):
+    t = await setup_room()
+    b = await open_chat(t.bob, "den")
+    await b.recv_type("welcome")
+    for body in ("one", "two", "three"):
+        await b.send(body)
+        await b.recv_type("message")
+    await b.close()
+
+    @database_sync_to_async
+    def delete_while_away() -> None:
+        services.delete_message(room=t.room, actor=t.mod, seq=2)
+
+    await delete_while_away()
+    back = await open_chat(t.bob, "den", since=3)
+    welcome = await back.recv_type("welcome")
+    assert (welcome["messages"], welcome["last_seq"]) == ([], 3)
+    assert await back.recv_type("message_deleted") == {"type": "message_deleted", "seq": 2}
+    assert await back.nothing()
+    # Live frames still come in seq order after it.
+    await back.send("four")
+    assert (await back.recv_type("message"))["message"]["seq"] == 4
