@@ -124,7 +124,7 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
     try:
         return _parse_command(obj)
     except ChatError as err:
-        if isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX:
+        if _valid_client_id(client_id):
             err.extra.setdefault("client_id", client_id)
         if obj.get("type") in MODERATION_TYPES:
             err.extra.setdefault("command", obj["type"])
@@ -138,9 +138,7 @@ def _parse_command(obj: dict[str, Any]) -> Command:
         if not isinstance(body, str):
             raise bad_request('"body" must be a string.')
         client_id = obj.get("client_id")
-        if client_id is not None and not (
-            isinstance(client_id, str) and 0 < len(client_id) <= CLIENT_ID_MAX
-        ):
+        if client_id is not None and not _valid_client_id(client_id):
             raise bad_request(f'"client_id" must be a string of 1 to {CLIENT_ID_MAX} characters.')
         return Post(body=body, client_id=client_id)
     if kind == "history":
@@ -200,6 +198,22 @@ def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
 
 def _is_int(value: object, *, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= SEQ_MAX
+
+
+def _valid_client_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= CLIENT_ID_MAX and storable(value)
+
+
+def storable(text: str) -> bool:
+    """Whether every database can store `text`: PostgreSQL refuses NUL characters, and an
+    unpaired surrogate (JSON allows "\\ud800") cannot be encoded as UTF-8 at all."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_since(query_string: bytes) -> int | None:

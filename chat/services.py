@@ -116,6 +116,10 @@ def clean_body(body: str) -> str:
     limit = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > limit:
         raise ChatError("too_long", f"A message may be at most {limit} characters.")
+    if not protocol.storable(body):
+        raise ChatError(
+            "bad_request", "A message cannot contain NUL characters or unpaired surrogates."
+        )
     return body
 
 

@@ -638,3 +638,25 @@ async def test_deeply_nested_json_is_a_plain_message_not_a_server_error(open_cha
     await chat.send(text)
     assert (await chat.recv_type("message"))["message"]["body"] == text
     assert await stored("lobby") == [(1, text, None)]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "message", "body": "a\u0000b", "client_id": "c-x"},  # PostgreSQL refuses NUL
+        {"type": "message", "body": "a\ud800b", "client_id": "c-x"},  # a lone surrogate
+        {"type": "message", "body": "ok", "client_id": "c\u0000"},
+        {"type": "message", "body": "ok", "client_id": "c\udfff"},
+    ],
+)
+async def test_text_no_database_can_store_is_bad_request_not_unavailable(open_chat, alice, frame):
+    """`unavailable` tells a client to retry; text that can never be stored must not get it,
+    or the client retries forever."""
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    await chat.send(frame)
+    error = await chat.recv_type("error")
+    assert error["code"] == "bad_request", error
+    await chat.send("a\x00b")  # the same in a plain-text frame
+    assert (await chat.recv_type("error"))["code"] == "bad_request"
+    assert await stored("lobby") == []
