@@ -346,31 +346,38 @@ def post_text(target: str, text: str) -> str:
     return json.dumps({"message": text})
 
 
-async def drain(ws: ClientConnection) -> None:
-    try:
-        async for _ in ws:
-            pass
-    except websockets.ConnectionClosed:
-        pass
-
-
 class Sender:
-    """Posts messages, as fast as possible or at a rate. It reads (and drops) what it
-    receives so it never back-pressures the server, and stays connected until closed so
-    the server handles every frame it sent."""
+    """Posts messages as fast as the server takes them, or at a rate. It keeps at most
+    WINDOW posts unanswered (its own message coming back is the answer), as a real client
+    waits for acks: a sender that floods the socket with thousands of frames makes the
+    server's keepalive ping wait behind them (uvicorn then drops the connection after 20 s,
+    with the posts it had not read yet). It reads everything it receives, so it never
+    back-pressures the server, and stays connected until closed."""
+
+    WINDOW = 100
 
     def __init__(self, spec: ConnSpec, target: str) -> None:
         self.spec = spec
         self.target = target
+        self.window = asyncio.Semaphore(self.WINDOW)
 
     async def __aenter__(self) -> Sender:
         self.ws = await open_ws(self.spec)
-        self.reader = asyncio.create_task(drain(self.ws))
+        self.reader = asyncio.create_task(self._read())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.reader.cancel()
         await self.ws.close()
+
+    async def _read(self) -> None:
+        try:
+            async for text in self.ws:
+                if isinstance(text, str) and not text.startswith(REPLAY_PREFIXES):
+                    for _ in PAYLOAD.finditer(text):
+                        self.window.release()
+        except websockets.ConnectionClosed:
+            pass
 
     async def send(self, count: int, rate: float | None = None, pad: int = 0) -> tuple[int, int]:
         """Returns the monotonic ns of the first and the last send."""
@@ -380,5 +387,6 @@ class Sender:
                 delay = first / 1e9 + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            await self.window.acquire()
             await self.ws.send(post_text(self.target, body(i, pad)))
         return first, time.monotonic_ns()
