@@ -176,7 +176,9 @@ async def resume(spec: ConnSpec, tally: Tally, job: Job, end: float) -> None:
     )
     try:
         while not tally.complete() and time.monotonic() < end:
-            text = await asyncio.wait_for(ws.recv(), job.idle_timeout)
+            # Generous: five clients resuming at once each ask for ~1 MB of history from a
+            # server that reads it in one database thread.
+            text = await asyncio.wait_for(ws.recv(), job.idle_timeout * 4)
             tally.frame(text)  # type: ignore[arg-type]
             if text.startswith(REPLAY_PREFIXES) and not tally.complete():  # type: ignore[union-attr]
                 frame = json.loads(text)
