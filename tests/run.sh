@@ -6,9 +6,11 @@
 # databases and redis-server processes), whatever the stack, so they run once, in pass 2.
 # This is the README's test command; .ci/run calls it. Arguments go to both pytest runs
 # (e.g. `bash tests/run.sh tests/test_health.py -x`).
-# Environment: STACKS="default postgres" (which passes to run), TEST_PG_URL (server for
-# test databases, default postgres://postgres@127.0.0.1:5432), TEST_REDIS_URL (default
-# redis://127.0.0.1:6379/0). With CI=true every test that needs a service must run.
+# Environment: STACKS="default postgres" (which passes to run), TEST_PARALLEL=1 (run the
+# passes at the same time; off by default: timing-sensitive tests get less headroom),
+# TEST_PG_URL (server for test databases, default postgres://postgres@127.0.0.1:5432),
+# TEST_REDIS_URL (default redis://127.0.0.1:6379/0). With CI=true every test that needs a
+# service must run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,42 +70,65 @@ start_services() {
 export TEST_RUN_ID=${TEST_RUN_ID:-$(date +%s)$$}
 status=0
 ran=0
-run_pass() {  # run_pass NAME COMMAND...: pytest's 0 passed, 5 nothing selected, else failed
-  local name=$1 rc=0
-  shift
-  echo "=== run.sh: $name ==="
-  "$@" || rc=$?
-  if [ "$rc" = 5 ]; then
-    echo "run.sh: $name: no test selected"
-  elif [ "$rc" != 0 ]; then
-    echo "run.sh: $name FAILED (pytest exit $rc)"
+verdict() {  # verdict NAME RC: pytest's 0 passed, 5 nothing selected, anything else failed
+  if [ "$2" = 5 ]; then
+    echo "run.sh: $1: no test selected"
+  elif [ "$2" != 0 ]; then
+    echo "run.sh: $1 FAILED (pytest exit $2)"
     status=1
   else
     ran=1
   fi
 }
 
-for stack in $STACKS; do
-  case $stack in
-    default)
-      run_pass "embedded default (SQLite + in-memory layer)" \
-        env -u DATABASE_URL -u REDIS_URL -u CHANNEL_LAYER_PREFIX \
-        "$PY" -m pytest -m "not redis and not postgres" "$@"
-      ;;
-    postgres)
-      start_services
-      # pytest-django creates (and drops) test_chat_<run id> on that server. Files whose
-      # tests never read DATABASE_URL/REDIS_URL (the bench smoke run brings its own SQLite
-      # and redis-server; settings parsing; the CI-skip check) ran in pass 1 already.
-      run_pass "production stack (PostgreSQL + Redis)" \
-        env DATABASE_URL="$PG_SERVER/chat_$TEST_RUN_ID" REDIS_URL="$REDIS_SERVER" \
-        CHANNEL_LAYER_PREFIX="chat_$TEST_RUN_ID" "$PY" -m pytest \
-        --deselect tests/test_bench_smoke.py --deselect tests/test_scale_ci.py \
-        --deselect tests/test_scale_settings.py "$@"
-      ;;
-    *) echo "run.sh: unknown stack $stack" >&2; exit 2 ;;
+pass_default() {
+  env -u DATABASE_URL -u REDIS_URL -u CHANNEL_LAYER_PREFIX \
+    "$PY" -m pytest -m "not redis and not postgres" "$@"
+}
+pass_postgres() {
+  # pytest-django creates (and drops) test_chat_<run id> on that server. Files whose tests
+  # never read DATABASE_URL/REDIS_URL (the bench smoke run brings its own SQLite and
+  # redis-server; settings parsing; the CI-skip check) ran in pass 1 already.
+  env DATABASE_URL="$PG_SERVER/chat_$TEST_RUN_ID" REDIS_URL="$REDIS_SERVER" \
+    CHANNEL_LAYER_PREFIX="chat_$TEST_RUN_ID" "$PY" -m pytest \
+    --deselect tests/test_bench_smoke.py --deselect tests/test_scale_ci.py \
+    --deselect tests/test_scale_settings.py "$@"
+}
+describe() {
+  case $1 in
+    default) echo "embedded default (SQLite + in-memory layer)" ;;
+    postgres) echo "production stack (PostgreSQL + Redis)" ;;
+    *) echo "run.sh: unknown stack $1" >&2; exit 2 ;;
   esac
+}
+
+for stack in $STACKS; do
+  describe "$stack" >/dev/null
+  if [ "$stack" = postgres ]; then start_services; fi
 done
+
+if [ "${TEST_PARALLEL:-0}" = 1 ]; then
+  # Both passes at once, each into its own log (printed when both are done): on an
+  # otherwise idle machine much of each pass is waiting on servers and browsers.
+  logs=$(mktemp -d)
+  for stack in $STACKS; do
+    ( rc=0; "pass_$stack" "$@" >"$logs/$stack.log" 2>&1 || rc=$?; echo "$rc" >"$logs/$stack.rc" ) &
+  done
+  wait
+  for stack in $STACKS; do
+    echo "=== run.sh: $(describe "$stack") ==="
+    cat "$logs/$stack.log"
+    verdict "$(describe "$stack")" "$(cat "$logs/$stack.rc")"
+  done
+  rm -rf "$logs"
+else
+  for stack in $STACKS; do
+    echo "=== run.sh: $(describe "$stack") ==="
+    rc=0
+    "pass_$stack" "$@" || rc=$?
+    verdict "$(describe "$stack")" "$rc"
+  done
+fi
 
 if [ "$status" = 0 ] && [ "$ran" = 0 ]; then
   echo "run.sh: no test ran at all" >&2
