@@ -121,6 +121,7 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server is not installed")
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -146,8 +147,10 @@ class RedisServer:
                     if sock.recv(16).startswith(b"+PONG"):
                         return self
             except OSError:
+                if self.proc.poll() is not None:
+                    break
                 time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def kill(self) -> None:
         """SIGKILL: Redis crashes, losing everything it held (no persistence)."""

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from tests.scale import Client, cluster_env, create_users, start_servers, stored_seqs
+from tests.stack import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -74,3 +75,49 @@ async def test_200_concurrent_posts_over_two_processes_are_gapless_and_in_order(
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_two_redis_shards_carry_the_rooms(pg_database, redis_server, tmp_path):
+    """REDIS_URL with two comma-separated servers: rooms hash onto either shard (the pub/sub
+    layer's consistent hash), and each shard carries its rooms between the processes."""
+    from channels_redis.utils import _consistent_hash
+
+    second = RedisServer(tmp_path / "second").start()
+    shards = [redis_server, second]
+    prefix = f"shards{redis_server.port}"
+    group_channel = f"{prefix}__group__room.{{}}"  # channels-redis' pub/sub channel name
+    rooms: dict[int, str] = {}
+    for n in range(100):
+        rooms.setdefault(_consistent_hash(group_channel.format(f"shard-{n}"), 2), f"shard-{n}")
+    assert len(rooms) == 2
+    try:
+        env = cluster_env(pg_database, f"{redis_server.url},{second.url}", prefix)
+        create_users(env, "alice", "bob")
+        one, two = start_servers(env, tmp_path, 2)
+        try:
+            for index, room in sorted(rooms.items()):
+                alice = await Client.open(one, room, "alice")
+                bob = await Client.open(two, room, "bob")
+                try:
+                    await alice.post(f"hello {room}")
+                    await bob.wait_seq(1, timeout=15)
+                    assert bob.bodies[1] == f"hello {room}"
+                    # Both processes listen for this room on its own shard.
+                    subscribers = await asyncio.to_thread(
+                        numsub, shards[index], group_channel.format(room)
+                    )
+                    assert subscribers == 2
+                finally:
+                    await alice.close()
+                    await bob.close()
+        finally:
+            one.stop()
+            two.stop()
+    finally:
+        second.kill()
+
+
+def numsub(server: RedisServer, channel: str) -> int:
+    import redis
+
+    return dict(redis.Redis(port=server.port).pubsub_numsub(channel)).get(channel.encode(), 0)
