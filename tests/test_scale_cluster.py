@@ -5,6 +5,10 @@ seqs 1..200 and delivered to every client in that order."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import time
 
 import pytest
 
@@ -121,3 +125,64 @@ def numsub(server: RedisServer, channel: str) -> int:
     import redis
 
     return dict(redis.Redis(port=server.port).pubsub_numsub(channel)).get(channel.encode(), 0)
+
+
+async def test_redis_found_through_sentinel(pg_database, redis_server, tmp_path):
+    """REDIS_SENTINELS + REDIS_SENTINEL_MASTER instead of REDIS_URL: the layer asks a
+    sentinel for the master and the processes chat through it."""
+    sentinel = Sentinel(tmp_path / "sentinel", redis_server.port).start()
+    try:
+        env = cluster_env(pg_database, "", f"sentinel{redis_server.port}")
+        env.pop("REDIS_URL")
+        env.update(REDIS_SENTINELS=f"127.0.0.1:{sentinel.port}", REDIS_SENTINEL_MASTER="chat")
+        create_users(env, "alice", "bob")
+        one, two = start_servers(env, tmp_path, 2)
+        try:
+            alice = await Client.open(one, ROOM, "alice")
+            bob = await Client.open(two, ROOM, "bob")
+            try:
+                await bob.post("through the sentinel's master")
+                await alice.wait_seq(1, timeout=15)
+                assert alice.bodies[1] == "through the sentinel's master"
+            finally:
+                await alice.close()
+                await bob.close()
+        finally:
+            one.stop()
+            two.stop()
+    finally:
+        sentinel.kill()
+
+
+class Sentinel(RedisServer):
+    """redis-server in sentinel mode, watching the master on `master_port` as "chat"."""
+
+    def __init__(self, workdir, master_port: int) -> None:
+        super().__init__(workdir)
+        self.master_port = master_port
+
+    def start(self) -> Sentinel:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor chat 127.0.0.1 {self.master_port} 1\n"
+        )
+        binary = shutil.which("redis-server")
+        assert binary
+        self.proc = subprocess.Popen(
+            [binary, str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"SENTINEL get-master-addr-by-name chat\r\n")
+                    if str(self.master_port).encode() in sock.recv(256):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("redis sentinel did not start")
