@@ -91,11 +91,16 @@ TEMPLATES = [
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "chatsite.asgi.application"
 
-# Database: DATABASE_URL (PostgreSQL in production), else a SQLite file. No persistent
-# connections (CONN_MAX_AGE=0): under ASGI each sync_to_async thread would keep its own
-# connection forever. PostgreSQL gets psycopg 3's pool instead (Django docs, "Connection
-# pool"): one pool per process, shared by those threads. CONN_HEALTH_CHECKS makes the pool
-# test a connection before handing it out, so a database restart costs no failed request.
+# Database: DATABASE_URL (PostgreSQL in production), else a SQLite file.
+# PostgreSQL: no persistent connections (CONN_MAX_AGE=0), since under ASGI each
+# sync_to_async thread would keep its own forever; psycopg 3's pool instead (Django docs,
+# "Connection pool"): one pool per process, shared by those threads. CONN_HEALTH_CHECKS
+# makes Django test a kept connection before reusing it, so a restart costs no failed request.
+# SQLite: persistent connections. Django's connections are thread-local and every
+# database_sync_to_async call of the WebSocket path runs on asgiref's one shared thread, so
+# this is one connection per process; opening the file and checkpointing the WAL on every
+# close cost about two thirds of a post (see docs/benchmarks.md). Request threads' own
+# connections close when their thread ends.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -104,6 +109,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("SQLITE_CONN_MAX_AGE", 600)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # IMMEDIATE takes the write lock at BEGIN, so taking the next seq and inserting
