@@ -511,14 +511,20 @@ async def test_live_messages_after_a_resume_continue_from_last_seq(open_chat, al
 
 
 @pytest.fixture
-def short_db_timeout(monkeypatch):
-    """New database connections wait at most 0.3 s for SQLite's write lock (the site waits
-    20 s), so a held lock makes a write fail quickly."""
+async def short_db_timeout(monkeypatch):
+    """Database connections wait at most 0.3 s for SQLite's write lock (the site waits
+    20 s), so a held lock makes a write fail quickly. SQLite connections persist, so the
+    one on the consumers' database thread is reopened with the short timeout, and again
+    with the normal one afterwards."""
     db = connections["default"].settings_dict
     if db["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("locks the SQLite file (PostgreSQL: test_e2e.py cuts the database instead)")
+    reopen = database_sync_to_async(lambda: connections["default"].close())
     monkeypatch.setitem(db["OPTIONS"], "timeout", 0.3)
-    return db["NAME"]
+    await reopen()
+    yield db["NAME"]
+    monkeypatch.undo()
+    await reopen()
 
 
 async def test_unavailable_when_the_database_is_locked(open_chat, alice, bob, short_db_timeout):
