@@ -149,7 +149,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             page = database_sync_to_async(selectors.messages_before)
             rows, has_more = await page(self.room, command.before, command.limit)
-        await self.send(text_data=protocol.history_frame(rows, has_more))
+        rows, cut = protocol.fit_frame(rows, keep_newest=command.after is None)
+        await self.send(text_data=protocol.history_frame(rows, has_more or cut))
 
     async def _moderate(self, command: protocol.ModerationCommand) -> None:
         """Moderation commands and reports: one service each, answered with `ok`; a refusal
@@ -210,9 +211,12 @@ def _welcome(room: Room, user: Any, since: int | None) -> tuple[list[str] | None
     last_seq = selectors.last_seq(room.slug) or 0
     if since is None:
         rows, has_more = selectors.messages_before(room, None, protocol.WELCOME_PAGE)
-        more_after = None
+        rows, cut = protocol.fit_frame(rows, keep_newest=True)
+        has_more, more_after = has_more or cut, None
     else:
         rows, more_after = selectors.messages_after(room, since, protocol.RESUME_MAX)
+        rows, cut = protocol.fit_frame(rows, keep_newest=False)
+        more_after = more_after or cut
         has_more = since > 0 or (bool(rows) and rows[0].seq > 1)
     if rows and rows[-1].seq > last_seq:
         last_seq = rows[-1].seq  # a post committed between the two reads

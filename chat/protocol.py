@@ -27,6 +27,9 @@ HISTORY_DEFAULT = 50
 HISTORY_MAX = 100
 WELCOME_PAGE = 50
 RESUME_MAX = 500
+# Bytes of messages in one welcome or history frame. A page of long bodies could otherwise
+# pass 1 MiB, the default frame limit of most WebSocket clients (and of Daphne's reads).
+FRAME_BUDGET = 512 * 1024
 SEQ_MAX = 2**63 - 1  # the largest number the database's seq column (a bigint) holds
 
 
@@ -290,6 +293,22 @@ def welcome_frame(
     if moderator:
         frame["moderator"] = True  # the user may moderate this room (moderation.js)
     return encode(frame)
+
+
+def fit_frame(messages: list[Message], *, keep_newest: bool) -> tuple[list[Message], bool]:
+    """The messages one frame can carry within FRAME_BUDGET, taken from the newest end (a
+    page below a seq) or the oldest (a page above one), at least one; and whether some were
+    left out, for the frame's has_more / has_more_after."""
+    order = reversed(messages) if keep_newest else iter(messages)
+    size, kept = 0, 0
+    for message in order:
+        size += len(encode(message_data(message)).encode("utf-8", "surrogatepass"))
+        if kept and size > FRAME_BUDGET:
+            break
+        kept += 1
+    if kept == len(messages):
+        return messages, False
+    return (messages[-kept:] if keep_newest else messages[:kept]), True
 
 
 def history_frame(messages: Iterable[Message], has_more: bool) -> str:

@@ -666,3 +666,36 @@ async def test_text_no_database_can_store_is_bad_request_not_unavailable(open_ch
     await chat.send("a\x00b")  # the same in a plain-text frame
     assert (await chat.recv_type("error"))["code"] == "bad_request"
     assert await stored("lobby") == []
+
+
+@database_sync_to_async
+def seed_long(slug: str, author, count: int) -> None:
+    room = services.create_room(slug=slug, user=author)
+    for i in range(1, count + 1):
+        services.post_message(room=room, user=author, body=f"{i} " + "€" * 3990)
+
+
+async def test_long_messages_come_in_frames_a_client_can_take(open_chat, alice):
+    """120 messages of ~12 KB each (1.4 MB): no welcome or history frame passes 1 MiB (the
+    default limit of WebSocket clients); has_more / has_more_after lead to the rest."""
+    await seed_long("lobby", alice, 120)
+    limit = 1024 * 1024
+
+    welcome_text = await (await open_chat(alice)).comm.receive_from(timeout=10)
+    welcome = json.loads(welcome_text)
+    assert len(welcome_text.encode()) < limit
+    assert welcome["has_more"] and seqs(welcome["messages"])[-1] == 120
+    assert len(welcome["messages"]) < 50  # cut to fit, newest kept
+
+    chat = await open_chat(alice, since=0)
+    first = json.loads(await chat.comm.receive_from(timeout=10))
+    got = seqs(first["messages"])
+    assert first["has_more_after"] and got == list(range(1, len(got) + 1))
+    while got[-1] < 120:
+        await chat.send({"type": "history", "after": got[-1], "limit": 100})
+        text = await chat.comm.receive_from(timeout=10)
+        assert len(text.encode()) < limit
+        page = json.loads(text)
+        got += seqs(page["messages"])
+        assert page["has_more"] == (got[-1] < 120)
+    assert got == list(range(1, 121))
