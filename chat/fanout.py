@@ -413,9 +413,12 @@ class Fanout:
         room, user_id = event.get("room"), event.get("user_id")
         if room is not None:
             feed = self.rooms.get(room)
-            targets = [
-                c for c in (feed.conns if feed else ()) if user_id is None or c.user_id == user_id
-            ]
+            if feed is None:
+                return
+            # A socket whose join holds the lock has passed its ban check before this close
+            # was published: wait for it to be in the room, so the close reaches it too.
+            async with feed.lock:
+                targets = [c for c in feed.conns if user_id is None or c.user_id == user_id]
         else:
             targets = list(self.users.get(user_id, ()))
         frame = {"type": "websocket.close", "code": event["code"]}
