@@ -33,7 +33,10 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  # Debian's Python needs python3-venv for `venv` (with pip); a fresh machine may lack it.
+  "$PYTHON" -m venv .venv || { rm -rf .venv; apt_install python3-venv; "$PYTHON" -m venv .venv; }
+fi
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 PY=.venv/bin/python
 
