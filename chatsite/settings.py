@@ -130,8 +130,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_b
         "timeout": env_float("DATABASE_POOL_TIMEOUT", 5.0),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    pg_options.setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
+    # A transaction stuck holding a room's row lock must not hang that room's posts: they
+    # fail after this many ms and the client gets `unavailable` and retries.
+    pg_options.setdefault(
+        "options", f"-c lock_timeout={env_int('DATABASE_LOCK_TIMEOUT_MS', 10000)}"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
