@@ -304,12 +304,7 @@ class Fanout:
         """After the layer failed: join the groups again (a restarted Redis has forgotten
         them) and deliver from the database whatever was posted meanwhile."""
         try:
-            for slug, feed in list(self.rooms.items()):
-                await self.layer.group_add(room_group(slug), self.channel)
-                async with feed.lock:
-                    await self._fill(feed, before=None)
-            for user_id in list(self.users):
-                await self.layer.group_add(user_group(user_id), self.channel)
+            await self._refresh()
         except Exception:
             log.warning("resubscribe failed; will retry")
 
@@ -406,7 +401,7 @@ class Fanout:
         try:
             await conn.send({"type": "websocket.close", "code": code})
         except Exception:
-            log.debug("close of a slow client failed; it is gone already")
+            log.debug("close of socket in room %s failed; it is gone already", conn.room)
         await self.leave(conn)
 
     async def _close(self, event: dict[str, Any]) -> None:
@@ -421,11 +416,9 @@ class Fanout:
                 targets = [c for c in feed.conns if user_id is None or c.user_id == user_id]
         else:
             targets = list(self.users.get(user_id, ()))
-        frame = {"type": "websocket.close", "code": event["code"]}
         for conn in targets:
             conn.abandon()  # nothing may follow the close frame
-            await conn.send(frame)
-            await self.leave(conn)
+            await self._disconnect(conn, event["code"])
 
 
 _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = (
