@@ -6,7 +6,10 @@ this socket's ASGI send.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
+from collections.abc import Awaitable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -21,6 +24,9 @@ from .models import Room
 
 log = logging.getLogger("chat")
 
+INBOX_MAX = 100  # frames read ahead of the one being handled
+POST_BATCH_MAX = 50  # posts stored in one transaction
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     # No per-socket channel-layer channel: the process's fan-out holds the only one.
@@ -28,6 +34,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     room: Room
     conn: Connection | None = None
+    worker: asyncio.Task[None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inbox: deque[protocol.Command | ChatError] = deque()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first closes stale DB connections in a thread hop; every
@@ -83,16 +94,47 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Frames are handled in order by one task per socket, started when one arrives. Posts
+        # that arrive while earlier ones are being stored wait in the inbox and are stored
+        # together in the next transaction (group commit: one transaction per batch, not one
+        # per post). A full inbox stops reading the socket until it is handled.
         try:
-            command = protocol.parse_frame(text_data, bytes_data)
-            if isinstance(command, protocol.Post):
-                await self._post(command)
-            elif isinstance(command, protocol.History):
-                await self._history(command)
-            elif isinstance(command, protocol.Ping):
-                await self.send(text_data=await self._pong())
-            else:
-                await self._moderate(command)
+            self.inbox.append(protocol.parse_frame(text_data, bytes_data))
+        except ChatError as err:
+            self.inbox.append(err)
+        if self.worker is None:
+            self.worker = asyncio.get_running_loop().create_task(self._work())
+        elif len(self.inbox) >= INBOX_MAX:
+            await asyncio.wait({self.worker})
+
+    async def _work(self) -> None:
+        try:
+            while self.inbox:
+                head = self.inbox.popleft()
+                if isinstance(head, protocol.Post):
+                    batch = [head]
+                    while (
+                        self.inbox
+                        and isinstance(self.inbox[0], protocol.Post)
+                        and len(batch) < POST_BATCH_MAX
+                    ):
+                        batch.append(self.inbox.popleft())
+                    await self._answer(self._post(batch))
+                elif isinstance(head, ChatError):
+                    await self.send(text_data=protocol.error_frame(head))
+                else:
+                    await self._answer(self._command(head))
+        except Exception:
+            # Only a send can fail here (the socket is gone): what is left needs no answer.
+            log.debug("stopped answering a closed socket room=%s", self.room.slug)
+            self.inbox.clear()
+        finally:
+            self.worker = None
+
+    async def _answer(self, handling: Awaitable[None]) -> None:
+        """Run a command's handler; a refusal or failure becomes an error frame."""
+        try:
+            await handling
         except ChatError as err:
             await self.send(text_data=protocol.error_frame(err))
         except DatabaseError:
@@ -103,32 +145,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
             log.exception("failed to handle a frame room=%s", self.room.slug)
             await self.send(text_data=protocol.error_frame(_unavailable()))
 
-    async def _post(self, command: protocol.Post) -> None:
+    async def _command(self, command: protocol.Command) -> None:
+        if isinstance(command, protocol.History):
+            await self._history(command)
+        elif isinstance(command, protocol.Ping):
+            await self.send(text_data=await self._pong())
+        else:
+            await self._moderate(command)
+
+    async def _post(self, batch: list[protocol.Post]) -> None:
+        """Store a batch of posts. Their `message` frames reach every socket, this one
+        included, through the fan-out; a refusal or a resend is answered here, in order."""
+        allowed = []
+        answers: dict[int, str] = {}
+        for i, post in enumerate(batch):
+            try:
+                await self._rate_limit(post)
+                allowed.append(post)
+            except ChatError as err:
+                answers[i] = protocol.error_frame(_for_post(err, post))
         try:
-            await self._rate_limit(command)
-            result = await services.post_message.acall(
-                room=self.room, user=self.user, body=command.body, client_id=command.client_id
-            )
-        except ChatError as err:
-            if command.client_id is not None:
-                err.extra.setdefault("client_id", command.client_id)
-            raise
+            outcomes = []
+            if allowed:
+                outcomes = await services.post_messages.acall(
+                    room=self.room, user=self.user, posts=allowed
+                )
         except DatabaseError:
             log.exception("post failed room=%s", self.room.slug)
-            raise ChatError(
-                "unavailable",
-                "The message could not be stored; retry with the same client_id.",
-                **({"client_id": command.client_id} if command.client_id else {}),
-            ) from None
-        if not result.created:
-            # A resend: only the sender hears of it again.
-            await self.send(text_data=result.frame)
+            outcomes = [_not_stored() for _ in allowed]
+        numbered = (i for i in range(len(batch)) if i not in answers)
+        for i, post, outcome in zip(numbered, allowed, outcomes, strict=True):
+            if isinstance(outcome, ChatError):
+                answers[i] = protocol.error_frame(_for_post(outcome, post))
+            elif not outcome.created:
+                answers[i] = outcome.frame  # a resend: only the sender hears of it again
+        for i in sorted(answers):
+            await self.send(text_data=answers[i])
 
     async def _rate_limit(self, command: protocol.Post) -> None:
         try:
             await ratelimit.take(f"user:{self.user.pk}")
         except ChatError:
-            # A resend of a stored message is no new message: let post_message answer it,
+            # A resend of a stored message is no new message: let post_messages answer it,
             # so a client resending its outbox after a reconnect is acknowledged at once.
             if command.client_id is None or not await database_sync_to_async(selectors.has_post)(
                 self.room, self.user, command.client_id
@@ -233,6 +291,18 @@ def _welcome(room: Room, user: Any, since: int | None) -> tuple[list[str] | None
         return [frame], last_seq
     deleted = selectors.deleted_seqs(room, since - protocol.RESUME_MAX, since)
     return [frame, *map(protocol.message_deleted_frame, deleted)], last_seq
+
+
+def _for_post(err: ChatError, post: protocol.Post) -> ChatError:
+    if post.client_id is not None:
+        err.extra.setdefault("client_id", post.client_id)
+    return err
+
+
+def _not_stored() -> ChatError:
+    return ChatError(
+        "unavailable", "The message could not be stored; retry with the same client_id."
+    )
 
 
 def _unavailable() -> ChatError:

@@ -53,9 +53,11 @@ def user_group(user_id: int) -> str:
 # --- events (built by chat.services, the only publisher) --------------------------------
 
 
-def message_event(slug: str, seq: int, text: str) -> Event:
-    """A new message: delivered in seq order."""
-    return room_group(slug), {"type": "chat.message", "room": slug, "seq": seq, "text": text}
+def messages_event(slug: str, messages: list[tuple[int, str]]) -> Event:
+    """New messages, as (seq, ready text) in seq order: delivered in seq order. A batch
+    travels as one event, so each process gets one channel-layer delivery for it and
+    writes it to each socket in one go (daphne then sends it in one system call)."""
+    return room_group(slug), {"type": "chat.messages", "room": slug, "messages": messages}
 
 
 def room_event(slug: str, text: str) -> Event:
@@ -345,10 +347,11 @@ class Fanout:
     async def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         feed = self.rooms.get(event.get("room") or "")
-        if kind == "chat.message":
+        if kind == "chat.messages":
             if feed is not None:
                 async with feed.lock:
-                    await self._deliver(feed, event["seq"], event["text"])
+                    for seq, text in event["messages"]:
+                        await self._deliver(feed, seq, text)
         elif kind == "chat.room":
             if feed is not None:
                 async with feed.lock:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, ParamSpec, TypeVar
@@ -109,6 +109,9 @@ class PostResult:
     frame: str  # the ready `message` frame
 
 
+Outcome = PostResult | ChatError
+
+
 def clean_body(body: str) -> str:
     body = body.strip()
     if not body:
@@ -127,50 +130,138 @@ def clean_body(body: str) -> str:
 def post_message(
     *, room: Room, user: AbstractBaseUser, body: str, client_id: str | None = None
 ) -> tuple[PostResult, Events]:
-    """Store a message with the room's next seq, then broadcast it.
+    """Store one message with the room's next seq, then broadcast it. Raises ChatError when
+    it is refused. A resend of a stored client_id returns the stored message (created
+    False) and stores nothing."""
+    [outcome], events = post_messages.fn(
+        room=room, user=user, posts=[protocol.Post(body, client_id)]
+    )
+    if isinstance(outcome, ChatError):
+        raise outcome
+    return outcome, events
+
+
+@service
+def post_messages(
+    *, room: Room, user: AbstractBaseUser, posts: Sequence[protocol.Post]
+) -> tuple[list[Outcome], Events]:
+    """Store one user's posts in one transaction (group commit), then broadcast them.
+
+    A socket's posts that arrive while the previous ones are being stored come here
+    together: one lock of the room, one permission check and one INSERT for all of them,
+    instead of a transaction each. Returns an outcome per post, in order: its PostResult
+    (created False for a resend of a stored client_id), or the ChatError refusing it.
 
     The room row is locked for the transaction (SQLite: BEGIN IMMEDIATE locks the whole
-    database), so seqs are gapless and follow commit order. A resend with a client_id that
-    is already stored returns the stored message and stores nothing.
+    database), so seqs are gapless and follow commit order.
     """
-    body = clean_body(body)
+    outcomes: list[Outcome | None] = [None] * len(posts)
+    bodies: dict[int, str] = {}
+    for i, post in enumerate(posts):
+        try:
+            bodies[i] = clean_body(post.body)
+        except ChatError as err:
+            outcomes[i] = err
+    if not bodies:
+        return _done(outcomes), []
     try:
         with transaction.atomic():
-            now = timezone.now()
-            seq, locked, slow_mode = _take_seq(room, now)
-            if client_id is not None:
-                existing = _find_resend(room, user, client_id)
-                if existing is not None:
-                    transaction.set_rollback(True)  # give the seq back: nothing is stored
-                    return _result(existing, created=False), []
-            _check_may_post(room, user, now, locked=locked, slow_mode=slow_mode)
-            message = Message.objects.create(
-                room=room, seq=seq, author=user, body=body, client_id=client_id
-            )
+            stored = _store(room, user, posts, bodies, outcomes)
     except IntegrityError:
+        if len(bodies) > 1:
+            # Another socket of this user stored one of these client_ids meanwhile: the
+            # batch rolled back whole; store the posts one by one instead.
+            return _one_by_one(room, user, posts)
         # Only the client_id constraint can race here; the stored one wins.
-        existing = _find_resend(room, user, client_id) if client_id is not None else None
+        [i] = bodies
+        client_id = posts[i].client_id
+        existing = _find_resends(room, user, [client_id]).get(client_id) if client_id else None
         if existing is None:
             raise
-        return _result(existing, created=False), []
-    room.last_seq = message.seq
-    result = _result(message, created=True)
-    log.info("post room=%s user=%s seq=%d", room.slug, user.get_username(), message.seq)
-    log.debug("post body room=%s seq=%d body=%r", room.slug, message.seq, body)
-    return result, [fanout.message_event(room.slug, message.seq, result.frame)]
+        outcomes[i] = _result(existing, created=False)
+        return _done(outcomes), []
+    if not stored:
+        return _done(outcomes), []
+    first, last = stored[0].message.seq, stored[-1].message.seq
+    room.last_seq = last
+    log.info("post room=%s user=%s seq=%d..%d", room.slug, user.get_username(), first, last)
+    messages = [(r.message.seq, r.frame) for r in stored]
+    return _done(outcomes), [fanout.messages_event(room.slug, messages)]
 
 
-def _take_seq(room: Room, now: datetime) -> tuple[int, bool, int]:
-    """Lock the room row and take its next seq in one statement (the hot path of every
-    post: one round trip instead of SELECT ... FOR UPDATE then UPDATE). A refusal later in
-    the transaction rolls the increment back, so seqs stay gapless. RETURNING: SQLite 3.35+
-    and PostgreSQL; the ORM's update() cannot return values."""
+def _store(
+    room: Room,
+    user: AbstractBaseUser,
+    posts: Sequence[protocol.Post],
+    bodies: dict[int, str],
+    outcomes: list[Outcome | None],
+) -> list[PostResult]:
+    """The body of post_messages' transaction: fill `outcomes` and return the results of
+    the messages stored, in seq order."""
+    now = timezone.now()
+    last_seq, locked, slow_mode = _take_seqs(room, now, len(bodies))
+    resends = _find_resends(room, user, [posts[i].client_id for i in bodies])
+    refusal, slowed = _post_refusal(room, user, now, locked=locked, slow_mode=slow_mode)
+    accepted: list[tuple[int, Message]] = []
+    fresh: dict[str, Message] = {}  # client_id -> message stored by this batch
+    for i, body in bodies.items():
+        client_id = posts[i].client_id
+        earlier = (resends.get(client_id) or fresh.get(client_id)) if client_id else None
+        if earlier is not None:
+            outcomes[i] = _result(earlier, created=False)
+        elif refusal is not None:
+            outcomes[i] = refusal
+        else:
+            message = Message(room=room, author=user, body=body, client_id=client_id)
+            accepted.append((i, message))
+            if client_id:
+                fresh[client_id] = message
+            if slowed:  # one message per slow-mode interval: the rest of the batch waits
+                refusal = _slow_mode_error(slow_mode, slow_mode)
+    if not accepted:
+        transaction.set_rollback(True)  # nothing stored: the seqs taken go back
+        return []
+    first_seq = last_seq - len(bodies) + 1
+    if len(accepted) < len(bodies):
+        _give_back_seqs(room, first_seq + len(accepted) - 1)  # gapless: unused seqs return
+    for offset, (_, message) in enumerate(accepted):
+        message.seq = first_seq + offset
+    Message.objects.bulk_create([message for _, message in accepted])
+    stored = []
+    for i, message in accepted:
+        outcomes[i] = result = _result(message, created=True)
+        stored.append(result)
+    return stored
+
+
+def _done(outcomes: list[Outcome | None]) -> list[Outcome]:
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def _one_by_one(
+    room: Room, user: AbstractBaseUser, posts: Sequence[protocol.Post]
+) -> tuple[list[Outcome], Events]:
+    outcomes: list[Outcome] = []
+    events: Events = []
+    for post in posts:
+        [outcome], more = post_messages.fn(room=room, user=user, posts=[post])
+        outcomes.append(outcome)
+        events += more
+    return outcomes, events
+
+
+def _take_seqs(room: Room, now: datetime, count: int) -> tuple[int, bool, int]:
+    """Lock the room row and take its next `count` seqs in one statement (the hot path of
+    every post: one round trip instead of SELECT ... FOR UPDATE then UPDATE). Returns the
+    last seq taken, and the room's lock and slow-mode settings. RETURNING: SQLite 3.35+ and
+    PostgreSQL; the ORM's update() cannot return values."""
     table = Room._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1, last_activity = %s WHERE id = %s "
+            f"UPDATE {table} SET last_seq = last_seq + %s, last_activity = %s WHERE id = %s "
             "RETURNING last_seq, locked, slow_mode_seconds",
-            [connection.ops.adapt_datetimefield_value(now), room.pk],
+            [count, connection.ops.adapt_datetimefield_value(now), room.pk],
         )
         row = cursor.fetchone()
     if row is None:
@@ -178,25 +269,30 @@ def _take_seq(room: Room, now: datetime) -> tuple[int, bool, int]:
     return int(row[0]), bool(row[1]), int(row[2])
 
 
-def _check_may_post(
+def _give_back_seqs(room: Room, last_seq: int) -> None:
+    Room.objects.filter(pk=room.pk).update(last_seq=last_seq)
+
+
+def _post_refusal(
     room: Room, user: AbstractBaseUser, now: datetime, *, locked: bool, slow_mode: int
-) -> None:
-    """Refuse a post from a banned or muted user, to a locked room, or too soon in slow
-    mode. Runs under the room lock, so two tabs of one user cannot both slip through."""
+) -> tuple[ChatError | None, bool]:
+    """Why the user may not post now (banned or muted, a locked room, or too soon in slow
+    mode) or None, and whether slow mode applies to them. Runs under the room lock, so two
+    tabs of one user cannot both slip through."""
     member = permissions.membership(room, user)
     if member is not None and member.is_banned(now):
-        raise ChatError("forbidden", "You are banned from this room.")
+        return ChatError("forbidden", "You are banned from this room."), False
     if member is not None and member.is_muted(now):
         until = member.muted_until
-        raise ChatError(
+        return ChatError(
             "forbidden",
             f"You are muted in this room until {until:%Y-%m-%d %H:%M} UTC.",
             until=until.isoformat(),
-        )
+        ), False
     if not (locked or slow_mode) or permissions.rank(room, user, member) >= permissions.MODERATOR:
-        return
+        return None, False
     if locked:
-        raise ChatError("forbidden", "This room is locked: only moderators can post.")
+        return ChatError("forbidden", "This room is locked: only moderators can post."), False
     last = (
         Message.objects.filter(
             room_id=room.pk, author_id=user.pk, created_at__gt=now - timedelta(seconds=slow_mode)
@@ -206,20 +302,26 @@ def _check_may_post(
         .first()
     )
     if last is not None:
-        wait = slow_mode - (now - last).total_seconds()
-        raise ChatError(
-            "rate_limited",
-            f"Slow mode is on: one message every {slow_mode} s.",
-            retry_after=math.ceil(wait * 10) / 10,
-        )
+        return _slow_mode_error(slow_mode, slow_mode - (now - last).total_seconds()), True
+    return None, True
 
 
-def _find_resend(room: Room, user: AbstractBaseUser, client_id: str) -> Message | None:
-    return (
-        Message.objects.filter(room=room, author=user, client_id=client_id)
-        .select_related("author")
-        .first()
+def _slow_mode_error(slow_mode: int, wait: float) -> ChatError:
+    return ChatError(
+        "rate_limited",
+        f"Slow mode is on: one message every {slow_mode} s.",
+        retry_after=math.ceil(wait * 10) / 10,
     )
+
+
+def _find_resends(
+    room: Room, user: AbstractBaseUser, client_ids: Iterable[str | None]
+) -> dict[str, Message]:
+    wanted = {client_id for client_id in client_ids if client_id}
+    if not wanted:
+        return {}
+    found = Message.objects.filter(room=room, author=user, client_id__in=wanted)
+    return {message.client_id: message for message in found.select_related("author")}
 
 
 def _result(message: Message, *, created: bool) -> PostResult:

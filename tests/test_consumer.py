@@ -608,7 +608,7 @@ async def test_broadcasts_published_out_of_order_arrive_in_seq_order_once(
     rows = await database_sync_to_async(list)(
         Message.objects.filter(room__slug="lobby").select_related("author").order_by("seq")
     )
-    events = [fanout.message_event("lobby", m.seq, protocol.message_frame(m)) for m in rows]
+    events = [fanout.messages_event("lobby", [(m.seq, protocol.message_frame(m))]) for m in rows]
     await fanout.publish(list(reversed(events)))
     for chat in (a, b):
         got = [(await chat.recv_type("message"))["message"]["body"] for _ in range(2)]
@@ -699,3 +699,42 @@ async def test_long_messages_come_in_frames_a_client_can_take(open_chat, alice):
         got += seqs(page["messages"])
         assert page["has_more"] == (got[-1] < 120)
     assert got == list(range(1, 121))
+
+
+async def test_frames_sent_without_waiting_are_all_handled_in_order(
+    open_chat, alice, bob, settings
+):
+    """A client may send many frames without waiting for answers (an outbox flushed after a
+    reconnect). The server stores the posts it has queued together, and still answers every
+    frame in the order sent: all posts stored 1..N in order, one error for the bad frame, a
+    pong that counts the posts sent before the ping, the resend answered with the stored
+    message."""
+    settings.CHAT_RATE_LIMIT_BURST = 1000
+    chat = await open_chat(alice)
+    await chat.recv_type("welcome")
+    watcher = await open_chat(bob)
+    await watcher.recv_type("welcome")
+    bodies = []
+    for i in range(120):
+        if i == 40:
+            await chat.comm.send_to(bytes_data=b"\x00")
+        elif i == 80:
+            await chat.send({"type": "ping"})
+        elif i == 100:
+            await chat.send({"type": "message", "body": "again", "client_id": "c-0"})
+        else:
+            bodies.append(f"m{i}")
+            await chat.send({"type": "message", "body": f"m{i}", "client_id": f"c-{i}"})
+    mine, errors, pongs = [], [], []
+    while len(mine) < len(bodies) + 1 or not errors or not pongs:
+        frame = await chat.recv()
+        {"message": mine, "error": errors, "pong": pongs}[frame["type"]].append(frame)
+    seen = [m["message"]["seq"] for m in mine]
+    assert sorted(seen) == [1, *range(1, len(bodies) + 1)]  # every post once, and the resend
+    new = [m["message"] for m in mine if m["message"]["body"] != "m0" or m is mine[0]]
+    assert [m["body"] for m in new] == bodies and seqs(new) == list(range(1, len(bodies) + 1))
+    assert [e["code"] for e in errors] == ["bad_request"]
+    assert pongs[0]["last_seq"] >= 79  # the 79 posts sent before the ping are stored
+    theirs = [(await watcher.recv_type("message"))["message"] for _ in bodies]
+    assert [m["body"] for m in theirs] == bodies
+    assert await stored("lobby") == [(i + 1, b, f"c-{b[1:]}") for i, b in enumerate(bodies)]

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from chat import services
+from chat import protocol, services
 from chat.errors import ChatError
 from chat.models import Message, Room
 from tests.conftest import make_user
@@ -182,3 +182,71 @@ def test_refused_and_resent_posts_take_no_seq(room, alice):
     assert [s for s, _, _ in stored(room)] == [1, 2]
     room.refresh_from_db()
     assert room.last_seq == 2 and room.last_activity is not None
+
+
+# --- post_messages: a socket's queued posts stored in one transaction --------------------
+
+
+def outcome_codes(outcomes) -> list[str | int]:
+    """Per post: the seq it was stored with, "resend:<seq>", or the refusal's code."""
+    codes: list[str | int] = []
+    for o in outcomes:
+        if isinstance(o, ChatError):
+            codes.append(o.code)
+        else:
+            codes.append(o.message.seq if o.created else f"resend:{o.message.seq}")
+    return codes
+
+
+def post(body: str, client_id: str | None = None) -> protocol.Post:
+    return protocol.Post(body, client_id)
+
+
+def test_a_batch_gets_consecutive_seqs_in_order_and_refusals_take_none(room, alice):
+    services.post_message(room=room, user=alice, body="before", client_id="old")
+    outcomes = services.post_messages(
+        room=room,
+        user=alice,
+        posts=[
+            post("a", "c-a"),
+            post("   "),  # empty
+            post("again", "old"),  # a resend of a stored message
+            post("b"),
+            post("x" * 5000),  # too long
+            post("a twice", "c-a"),  # a resend of this batch's own first post
+            post("c", "c-c"),
+        ],
+    )
+    assert outcome_codes(outcomes) == [2, "empty", "resend:1", 3, "too_long", "resend:2", 4]
+    assert stored(room) == [(1, "before", "old"), (2, "a", "c-a"), (3, "b", None), (4, "c", "c-c")]
+    room.refresh_from_db()
+    assert room.last_seq == 4
+    # The next post continues without a gap.
+    assert services.post_message(room=room, user=alice, body="d").message.seq == 5
+
+
+def test_a_batch_from_a_muted_user_stores_nothing(room, alice):
+    owner = make_user("owner")
+    den = services.create_room(slug="den", user=owner)
+    services.post_message(room=den, user=owner, body="first")
+    services.mute_user(room=den, actor=owner, user=alice, minutes=5)
+    outcomes = services.post_messages(room=den, user=alice, posts=[post("a"), post("b")])
+    assert outcome_codes(outcomes) == ["forbidden", "forbidden"]
+    den.refresh_from_db()
+    assert den.last_seq == 1
+    assert [s for s, _, _ in stored(den)] == [1]
+
+
+def test_slow_mode_stores_the_first_post_of_a_batch_and_refuses_the_rest(alice):
+    owner = make_user("owner")
+    den = services.create_room(slug="den", user=owner)
+    services.update_room(room=den, actor=owner, slow_mode=30)
+    outcomes = services.post_messages(
+        room=den, user=alice, posts=[post("one"), post("two"), post("three")]
+    )
+    assert outcome_codes(outcomes) == [1, "rate_limited", "rate_limited"]
+    assert outcomes[1].extra["retry_after"] == 30
+    # A moderator is not slowed: the whole batch is stored.
+    outcomes = services.post_messages(room=den, user=owner, posts=[post("m1"), post("m2")])
+    assert outcome_codes(outcomes) == [2, 3]
+    assert [s for s, _, _ in stored(den)] == [1, 2, 3]
