@@ -209,16 +209,27 @@ class Fanout:
         self.channel = ""
         self.rooms: dict[str, RoomFeed] = {}
         self.users: dict[int, set[Connection]] = {}
+        self._starting: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # disconnects of slow clients
 
     async def _start(self) -> None:
-        if self._task is None:
-            self.channel = await self.layer.new_channel()
-            loop = asyncio.get_running_loop()
-            self._task = loop.create_task(self._run())
-            self._refresher = loop.create_task(self._refresh_forever())
+        # The first sockets of a process join at the same time, and opening the channel
+        # waits on the layer (Redis): they must all wait for one channel, not open one each.
+        if self._starting is None:
+            self._starting = asyncio.get_running_loop().create_task(self._open())
+        try:
+            await asyncio.shield(self._starting)
+        except Exception:
+            self._starting = None  # the layer is down: the next socket tries again
+            raise
+
+    async def _open(self) -> None:
+        self.channel = await self.layer.new_channel()
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        self._refresher = loop.create_task(self._refresh_forever())
 
     async def join(self, conn: Connection, welcome: Callable[[], Awaitable[int]]) -> None:
         """Add a socket to its room. `welcome` sends the welcome frame and returns the last
