@@ -43,7 +43,8 @@ class Config:
     workers: int
     slow_stall_seconds: float = 60.0  # at most; they read again once the room is done
     # Stalled sockets must fall several MB behind: on loopback the kernel alone takes
-    # ~2.8 MB for a socket that stops reading, before the server's buffer sees any of it.
+    # ~2.8 MB for a socket that stops reading, before the server's buffer (1 MiB by
+    # default) sees any of it; 3,000 messages of ~1.8 KB are ~5 MB.
     slow_receivers: int = 20
     servers: tuple[str, ...] = ("daphne", "uvicorn")
     scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross")
@@ -82,7 +83,7 @@ PRESETS = {
         history_sizes=(1000, 100_000),
         history_samples=20,
         slow_stalled=3,
-        slow_messages=1700,
+        slow_messages=2600,
         slow_pad=1700,
         workers=2,
     ),
@@ -98,7 +99,7 @@ PRESETS = {
         history_sizes=(1000, 1_000_000),
         history_samples=50,
         slow_stalled=5,
-        slow_messages=2000,
+        slow_messages=3000,
         slow_pad=1700,
         workers=2,
     ),

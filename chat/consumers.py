@@ -25,7 +25,10 @@ from .models import Room
 log = logging.getLogger("chat")
 
 INBOX_MAX = 100  # frames read ahead of the one being handled
-POST_BATCH_MAX = 50  # posts stored in one transaction
+# Posts stored in one transaction, and published as one event. The characters cap keeps an
+# event (and what it adds to each socket's send buffer at once) to ~100 KB at most.
+POST_BATCH_MAX = 50
+POST_BATCH_CHARS = 16_000
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -112,14 +115,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             while self.inbox:
                 head = self.inbox.popleft()
                 if isinstance(head, protocol.Post):
-                    batch = [head]
-                    while (
-                        self.inbox
-                        and isinstance(self.inbox[0], protocol.Post)
-                        and len(batch) < POST_BATCH_MAX
-                    ):
-                        batch.append(self.inbox.popleft())
-                    await self._answer(self._post(batch))
+                    await self._answer(self._post(self._batch(head)))
                 elif isinstance(head, ChatError):
                     await self.send(text_data=protocol.error_frame(head))
                 else:
@@ -130,6 +126,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.inbox.clear()
         finally:
             self.worker = None
+
+    def _batch(self, first: protocol.Post) -> list[protocol.Post]:
+        """`first` and the posts queued right behind it, up to a batch's size."""
+        batch, chars = [first], len(first.body)
+        while self.inbox and len(batch) < POST_BATCH_MAX:
+            post = self.inbox[0]
+            if not isinstance(post, protocol.Post) or chars + len(post.body) > POST_BATCH_CHARS:
+                break
+            batch.append(self.inbox.popleft())
+            chars += len(post.body)
+        return batch
 
     async def _answer(self, handling: Awaitable[None]) -> None:
         """Run a command's handler; a refusal or failure becomes an error frame."""

@@ -37,7 +37,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 FILL_BATCH = 200
 # What one socket may have waiting to be sent before it is disconnected as too slow.
-SEND_BUFFER_BYTES: int = getattr(settings, "CHAT_SEND_BUFFER_BYTES", 256 * 1024)
+# Above the largest frame we send (a 512 KiB welcome or history page) plus a batch, so a
+# client on a slow link is not cut off while it takes a big frame.
+SEND_BUFFER_BYTES: int = getattr(settings, "CHAT_SEND_BUFFER_BYTES", 1024 * 1024)
 CLOSE_TOO_SLOW = 4408  # the client fell behind; it resumes with `since`
 RETRY_SECONDS = (0.1, 0.5, 1, 2, 5)
 
@@ -92,12 +94,15 @@ class Connection:
     """One local socket in a room, and the bounded buffer of frames on their way to it.
 
     A client that stops reading must not slow its room, nor make the server hold an
-    unbounded backlog for it. What a socket may have waiting is capped at
-    SEND_BUFFER_BYTES; past that it is disconnected (close code 4408) and resumes from
-    history with `since`, losing nothing (the database is the log). ASGI servers differ in
-    where the backlog piles up:
+    unbounded backlog for it. Before each event is delivered, a socket still holding more
+    than SEND_BUFFER_BYTES from earlier ones is disconnected (close code 4408) and resumes
+    from history with `since`, losing nothing (the database is the log). The check comes
+    before an event, never in the middle of one: a batch is written to every socket at
+    once, so what a healthy client has not taken *yet* must not count against it. ASGI
+    servers differ in where the backlog piles up:
     - daphne's `send` never waits: it writes into the Twisted transport, whose buffer has
-      no limit. We send at once and look at that buffer afterwards.
+      no limit, and which sends everything written in one turn of the event loop in one
+      system call. We send at once and look at that buffer.
     - uvicorn's `send` waits while the socket's buffer is full. Frames then go to a
       per-connection queue drained by a writer task (started only while there is a
       backlog), so the room's delivery loop never waits for one socket.
@@ -126,23 +131,25 @@ class Connection:
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
 
-    async def put(self, frame: dict[str, Any]) -> bool:
-        """Send or queue `frame` without waiting for the client. False when the client has
-        fallen more than SEND_BUFFER_BYTES behind: the caller disconnects it."""
+    async def put(self, frame: dict[str, Any]) -> None:
+        """Send or queue `frame` without waiting for the client."""
         if self.closed:
-            return True
+            return
         if self.transport is not None:
             await self.send(frame)  # daphne: returns at once, the transport buffers
-            return _twisted_buffered(self.transport) <= SEND_BUFFER_BYTES
+            return
         if self.backlog is None:
             self.backlog = deque()
         self.backlog.append(frame)
         self.backlog_bytes += len(frame.get("text") or "")
-        if self.backlog_bytes > SEND_BUFFER_BYTES:
-            return False
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._write())
-        return True
+
+    def behind(self) -> bool:
+        """Whether the client has left more than SEND_BUFFER_BYTES unread."""
+        if self.transport is not None:
+            return _twisted_buffered(self.transport) > SEND_BUFFER_BYTES
+        return self.backlog_bytes > SEND_BUFFER_BYTES
 
     async def _write(self) -> None:
         try:
@@ -312,6 +319,9 @@ class Fanout:
                 await self._handle(event)
             except Exception:
                 log.exception("fan-out of %s failed", event.get("type"))
+            # One turn of the event loop between events: the sockets send what this one
+            # wrote, so what is left when the next one comes is what clients did not take.
+            await asyncio.sleep(0)
 
     async def _resubscribe(self) -> None:
         """After the layer failed: join the groups again (a restarted Redis has forgotten
@@ -361,11 +371,13 @@ class Fanout:
         if kind == "chat.messages":
             if feed is not None:
                 async with feed.lock:
+                    self._drop_slow(feed)
                     for seq, text in event["messages"]:
                         await self._deliver(feed, seq, text)
         elif kind == "chat.room":
             if feed is not None:
                 async with feed.lock:
+                    self._drop_slow(feed)
                     await self._send_all(feed, {"type": "websocket.send", "text": event["text"]})
         elif kind == "chat.close":
             await self._close(event)
@@ -394,22 +406,24 @@ class Fanout:
         for conn in tuple(feed.conns):
             if conn.last_seq < seq:  # a socket that joined later already has it
                 conn.last_seq = seq
-                if not await conn.put(frame):
-                    self._drop_slow(conn)
+                await conn.put(frame)
 
     async def _send_all(self, feed: RoomFeed, frame: dict[str, Any]) -> None:
         for conn in tuple(feed.conns):
-            if not await conn.put(frame):
-                self._drop_slow(conn)
+            await conn.put(frame)
 
-    def _drop_slow(self, conn: Connection) -> None:
-        """Disconnect a socket that fell SEND_BUFFER_BYTES behind. Closing may wait for the
-        stalled socket, so it runs beside the room's delivery, not in it."""
-        conn.abandon()
-        log.warning("disconnecting a slow client room=%s user=%s", conn.room, conn.user_id)
-        task = asyncio.get_running_loop().create_task(self._disconnect(conn, CLOSE_TOO_SLOW))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+    def _drop_slow(self, feed: RoomFeed) -> None:
+        """Disconnect the room's sockets that fell SEND_BUFFER_BYTES behind. Closing may
+        wait for the stalled socket, so it runs beside the room's delivery, not in it."""
+        for conn in tuple(feed.conns):
+            if not conn.closed and conn.behind():
+                conn.abandon()
+                log.warning("disconnecting a slow client room=%s user=%s", conn.room, conn.user_id)
+                task = asyncio.get_running_loop().create_task(
+                    self._disconnect(conn, CLOSE_TOO_SLOW)
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
 
     async def _disconnect(self, conn: Connection, code: int) -> None:
         try:

@@ -10,7 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chat.fanout import CLOSE_TOO_SLOW, SEND_BUFFER_BYTES, Connection, Fanout, RoomFeed
+from chat.fanout import (
+    CLOSE_TOO_SLOW,
+    SEND_BUFFER_BYTES,
+    Connection,
+    Fanout,
+    RoomFeed,
+    messages_event,
+)
 
 
 async def test_a_stalled_socket_is_disconnected_and_the_room_goes_on() -> None:
@@ -40,8 +47,7 @@ async def test_a_stalled_socket_is_disconnected_and_the_room_goes_on() -> None:
 
     async with asyncio.timeout(5):  # the room must not wait for the stalled socket
         for seq in range(1, count + 1):
-            async with feed.lock:
-                await fan._deliver(feed, seq, text)
+            await fan._handle(messages_event("lobby", [(seq, text)])[1])
             await asyncio.sleep(0)  # let the writers run, as the event loop would
         await closed.wait()
 
@@ -69,9 +75,40 @@ async def test_a_socket_that_keeps_up_is_never_disconnected() -> None:
     conn = Connection("lobby", 1, slowish_send)
     feed.conns.add(conn)
     for seq in range(1, 501):
-        async with feed.lock:
-            await fan._deliver(feed, seq, f"frame {seq}")
+        await fan._handle(messages_event("lobby", [(seq, f"frame {seq}")])[1])
     async with asyncio.timeout(5):
         await all_in.wait()
     assert got == [f"frame {seq}" for seq in range(1, 501)]
+    assert conn in feed.conns and not conn.closed
+
+
+async def test_a_batch_larger_than_the_buffer_does_not_disconnect_a_reader() -> None:
+    """A batch is written to every socket at once, before any of it can be sent: what a
+    client has not taken *yet* is no sign that it cannot keep up. Only what is still unread
+    when the next event comes counts."""
+    fan = Fanout()
+    feed = fan.rooms["lobby"] = RoomFeed("lobby")
+    feed.cursor = 0
+    got: list[str] = []
+    text = "x" * 10_000
+    big = [(seq, text) for seq in range(1, 2 * SEND_BUFFER_BYTES // len(text) + 1)]
+    batch_read, all_read = asyncio.Event(), asyncio.Event()
+
+    async def send(frame: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # a socket that keeps up, one frame per turn of the loop
+        got.append(frame["text"])
+        if len(got) == len(big):
+            batch_read.set()
+        if len(got) == len(big) + 1:
+            all_read.set()
+
+    conn = Connection("lobby", 1, send)
+    feed.conns.add(conn)
+    await fan._handle(messages_event("lobby", big)[1])
+    async with asyncio.timeout(5):
+        await batch_read.wait()
+    await fan._handle(messages_event("lobby", [(len(big) + 1, "after")])[1])
+    async with asyncio.timeout(5):
+        await all_read.wait()
+    assert got[-1] == "after"
     assert conn in feed.conns and not conn.closed
