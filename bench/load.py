@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from .servers import cpu_seconds
+
 PAYLOAD = re.compile(r"bench:(\d+):(\d+)")
 SEQ = re.compile(r'"seq":(\d+)')
 REPLAY_PREFIXES = ('{"type":"welcome"', '{"type":"history"')
@@ -322,6 +324,10 @@ class Workers:
 
     async def gather(self, wait: float) -> list[Any]:
         return list(await asyncio.gather(*(self._recv(p, wait) for p in self.pipes)))
+
+    def cpu_seconds(self) -> float:
+        """CPU time the worker processes have used so far."""
+        return sum(cpu_seconds(proc.pid) for proc in self.procs if proc.pid is not None)
 
     def tell(self, message: Any) -> None:
         for pipe in self.pipes:

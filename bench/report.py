@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-Rows = list[dict[str, Any]]
+Row = dict[str, Any]
+Rows = list[Row]
 
 
 def find(rows: Rows, scenario: str, asgi: str, target: str, variant: str = "") -> dict[str, Any]:
@@ -179,7 +180,31 @@ def summary(data: dict[str, Any]) -> Rows:
                         "met": (r or 0) >= 1.6 if target_name == "site" else None,
                     }
                 )
+                if one.get("client_cpu_us_per_delivery") is not None:
+                    lines.append(cpu_line(asgi, target_name, one, two))
     return lines
+
+
+def cpu_line(asgi: str, target: str, one: Row, two: Row) -> Row:
+    """CPU per delivery of the servers and of the load clients (receivers and sender), one
+    process against two: what a delivery costs, whatever share of the cores each part got.
+    On a machine whose cores all run the servers and their load clients, throughput cannot
+    pass cores / (server + clients) per delivery."""
+
+    def text(row: Row) -> str:
+        server, clients = row["server_cpu_us_per_delivery"], row["client_cpu_us_per_delivery"]
+        return f"{server:.1f} + {clients:.1f}"
+
+    total = [r["server_cpu_us_per_delivery"] + r["client_cpu_us_per_delivery"] for r in (one, two)]
+    return {
+        "figure": f"Redis, CPU µs per delivery, server + load clients ({target})",
+        "asgi": asgi,
+        "site" if target == "site" else "tutorial": ratio(total[1], total[0]),
+        "one": text(one),
+        "two": text(two),
+        "target": "",
+        "met": None,
+    }
 
 
 def fmt(value: Any) -> str:
@@ -215,7 +240,9 @@ def markdown(data: dict[str, Any], lines: Rows) -> str:
             continue
         if "two" in ln:
             value = ln.get("site", ln.get("tutorial"))
-            text = f"{fmt(ln['one'])} → {fmt(ln['two'])}: {fmt(value)}x (lost {ln['lost']})"
+            text = f"{fmt(ln['one'])} → {fmt(ln['two'])}: {fmt(value)}x"
+            if "lost" in ln:
+                text += f" (lost {ln['lost']})"
             site, tut = (text, "-") if "site" in ln else ("-", text)
             out.append(
                 f"| {ln['figure']} | {ln['asgi']} | {site} | {tut} | - | - | - | {ln['target']} "

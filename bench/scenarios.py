@@ -107,9 +107,13 @@ async def fan_out(
             errors = [e for r in ready for e in r["errors"]]
             raise RuntimeError(f"only {connected}/{receivers} receivers connected: {errors}")
         await asyncio.sleep(0.3)  # let the last joins settle on the server
+        cpu_before = sum(server.cpu_seconds() for server in servers)
+        clients_before = pool.cpu_seconds() + time.process_time()  # receivers and the sender
         async with Sender(sender_spec(servers[0], room, users), servers[0].target) as sender:
             first, last = await sender.send(messages, rate=rate, pad=pad)
             results = await pool.gather(wait=deadline + 60)
+        cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
+        clients_cpu = pool.cpu_seconds() + time.process_time() - clients_before
     finally:
         pool.join()
     conns = [c for r in results for c in r["conns"]]
@@ -131,6 +135,10 @@ async def fan_out(
         "max_ms": _r(max(latencies) if latencies else None),
         "lost": sum(messages - c["received"] for c in healthy),
         "dup": sum(c["dup"] for c in conns),
+        # The servers' CPU time per delivery, from the sender's login to the last delivery:
+        # the work a delivery costs, whatever share of the cores the server got.
+        "server_cpu_us_per_delivery": _r(cpu / max(1, delivered) * 1e6),
+        "client_cpu_us_per_delivery": _r(clients_cpu / max(1, delivered) * 1e6),
         "errors": [c["error"] for c in conns if c["error"]][:3],
     }
     if stalled:
