@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP goes to Django, WebSockets through origin check, session auth and
-the chat routes."""
+"""ASGI entry point: HTTP goes to Django, WebSockets through origin check, session auth
+(chatsite.auth says why not Channels' AuthMiddlewareStack) and the chat routes."""
 
 import os
 
@@ -9,17 +9,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 # Set up Django (apps, settings) before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
 from chat.routing import websocket_urlpatterns
+from chatsite.auth import SessionAuthMiddleware
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }
 )

@@ -105,6 +105,40 @@ async def test_inactive_user_is_refused(open_chat, transactional_db):
     await open_chat(carol, "lobby", expect_refused=True)
 
 
+async def _handshake(cookie: str) -> bool:
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+
+    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+    comm = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=headers)
+    connected, _ = await comm.connect()
+    if connected:
+        await comm.disconnect()
+    return connected
+
+
+async def test_a_session_from_before_a_password_change_is_refused_and_flushed(alice):
+    from django.contrib.sessions.models import Session
+
+    from tests.conftest import session_cookie
+
+    key = await database_sync_to_async(session_cookie)(alice)
+    assert await _handshake(f"theme=dark; sessionid={key}")  # among other cookies
+
+    def change_password() -> None:
+        alice.set_password("a-new-password-1")
+        alice.save()
+
+    await database_sync_to_async(change_password)()
+    assert not await _handshake(f"sessionid={key}")
+    assert not await database_sync_to_async(Session.objects.filter(session_key=key).exists)()
+
+
+async def test_an_unknown_session_is_refused(alice):
+    assert not await _handshake("sessionid=no-such-session-key")
+
+
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost.evil.com"])
 async def test_foreign_origin_is_refused(open_chat, alice, origin):
     await open_chat(alice, "lobby", origin=origin, expect_refused=True)

@@ -1,0 +1,50 @@
+"""Session authentication for WebSockets: scope["user"] from the session cookie, as
+Channels' AuthMiddlewareStack sets it, without what that stack holds per open socket.
+
+Why not AuthMiddlewareStack: it is three middlewares (cookies, session, user), and each one
+stays suspended above the consumer for as long as the socket is open, holding its own copy
+of the scope (~1.2 KiB each, four in all), the cookie dict and the session store with its
+decoded data. Chat sockets stay open for hours, idle; that was ~6 KiB of the ~35 KiB each
+one cost (docs/benchmarks.md, "Idle memory"). Here the session is read once, during the
+handshake, and dropped; the scope gets one copy, with the user only (no "session" or
+"cookies": nothing on the WebSocket path uses them).
+
+The user is resolved by Channels' own `get_user`, so the checks are Django's: the session's
+backend must be configured, and a session whose auth hash no longer matches (password
+changed) is flushed and gives AnonymousUser.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from channels.auth import get_user
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http.cookie import parse_cookie
+
+
+class SessionAuthMiddleware:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        # No local names the user: this frame stays on the stack for the socket's life.
+        return await self.inner(dict(scope, user=await session_user(scope)), receive, send)
+
+
+async def session_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
+    """The user whose session cookie came with the handshake, or AnonymousUser."""
+    key = _cookies(scope).get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return AnonymousUser()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return await get_user({"session": store(key)})
+
+
+def _cookies(scope: dict[str, Any]) -> dict[str, str]:
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin1"))
+    return {}
