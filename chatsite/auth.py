@@ -4,7 +4,7 @@ Channels' AuthMiddlewareStack sets it, without what that stack holds per open so
 Why not AuthMiddlewareStack: it is three middlewares (cookies, session, user), and each one
 stays suspended above the consumer for as long as the socket is open, holding its own copy
 of the scope (~1.2 KiB each, four in all), the cookie dict and the session store with its
-decoded data. Chat sockets stay open for hours, idle; that was ~6 KiB of the ~35 KiB each
+decoded data. Chat sockets stay open for hours, idle; that was ~4 KiB of the ~35 KiB each
 one cost (docs/benchmarks.md, "Idle memory"). Here the session is read once, during the
 handshake, and dropped; the scope gets one copy, with the user only (no "session" or
 "cookies": nothing on the WebSocket path uses them).
