@@ -39,10 +39,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     room: Room
     conn: Connection | None = None
     worker: asyncio.Task[None] | None = None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.inbox: deque[protocol.Command | ChatError] = deque()
+    # Frames waiting for the worker; made when needed (an idle socket holds none: ~0.8 KiB).
+    inbox: deque[protocol.Command | ChatError] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Channels' AsyncConsumer.__call__ waits on the client and the consumer's channel
@@ -116,6 +114,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # that arrive while earlier ones are being stored wait in the inbox and are stored
         # together in the next transaction (group commit: one transaction per batch, not one
         # per post). A full inbox stops reading the socket until it is handled.
+        if self.inbox is None:
+            self.inbox = deque()
         try:
             self.inbox.append(protocol.parse_frame(text_data, bytes_data))
         except ChatError as err:
@@ -126,11 +126,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await asyncio.wait({self.worker})
 
     async def _work(self) -> None:
+        inbox = self.inbox
+        assert inbox is not None
         try:
-            while self.inbox:
-                head = self.inbox.popleft()
+            while inbox:
+                head = inbox.popleft()
                 if isinstance(head, protocol.Post):
-                    await self._answer(self._post(self._batch(head)))
+                    await self._answer(self._post(_batch(head, inbox)))
                 elif isinstance(head, ChatError):
                     await self.send(text_data=protocol.error_frame(head))
                 else:
@@ -138,20 +140,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Exception:
             # Only a send can fail here (the socket is gone): what is left needs no answer.
             log.debug("stopped answering a closed socket room=%s", self.room.slug)
-            self.inbox.clear()
+            inbox.clear()
         finally:
             self.worker = None
-
-    def _batch(self, first: protocol.Post) -> list[protocol.Post]:
-        """`first` and the posts queued right behind it, up to a batch's size."""
-        batch, chars = [first], len(first.body)
-        while self.inbox and len(batch) < POST_BATCH_MAX:
-            post = self.inbox[0]
-            if not isinstance(post, protocol.Post) or chars + len(post.body) > POST_BATCH_CHARS:
-                break
-            batch.append(self.inbox.popleft())
-            chars += len(post.body)
-        return batch
+            self.inbox = None  # empty: no await since the loop saw it so
 
     async def _answer(self, handling: Awaitable[None]) -> None:
         """Run a command's handler; a refusal or failure becomes an error frame."""
@@ -313,6 +305,18 @@ def _welcome(room: Room, user: Any, since: int | None) -> tuple[list[str] | None
         return [frame], last_seq
     deleted = selectors.deleted_seqs(room, since - protocol.RESUME_MAX, since)
     return [frame, *map(protocol.message_deleted_frame, deleted)], last_seq
+
+
+def _batch(first: protocol.Post, inbox: deque[protocol.Command | ChatError]) -> list[protocol.Post]:
+    """`first` and the posts queued right behind it in `inbox`, up to a batch's size."""
+    batch, chars = [first], len(first.body)
+    while inbox and len(batch) < POST_BATCH_MAX:
+        post = inbox[0]
+        if not isinstance(post, protocol.Post) or chars + len(post.body) > POST_BATCH_CHARS:
+            break
+        batch.append(inbox.popleft())
+        chars += len(post.body)
+    return batch
 
 
 def _for_post(err: ChatError, post: protocol.Post) -> ChatError:

@@ -25,7 +25,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.sessions import InstanceSessionWrapper
 from django.conf import settings
 
 from . import protocol, selectors
@@ -123,7 +122,7 @@ class Connection:
     def __init__(self, room: str, user_id: int, send: Send) -> None:
         self.room = room
         self.user_id = user_id
-        self.send = _without_session_wrapper(send)
+        self.send = send
         self.transport = _twisted_transport(self.send)
         self.last_seq = 0  # highest seq this socket has been sent
         self.backlog: deque[dict[str, Any]] | None = None  # made when first needed
@@ -171,15 +170,6 @@ class Connection:
         if self.writer is not None:
             self.writer.cancel()
             self.writer = None
-
-
-def _without_session_wrapper(send: Send) -> Send:
-    """Channels' SessionMiddleware wraps `send` to save the session on HTTP responses; a
-    websocket frame never needs that, and the fan-out sends many."""
-    owner = getattr(send, "__self__", None)
-    if isinstance(owner, InstanceSessionWrapper):
-        return owner.real_send
-    return send
 
 
 def _twisted_transport(send: Send) -> Any:
