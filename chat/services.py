@@ -166,20 +166,14 @@ def post_messages(
         return _done(outcomes), []
     try:
         with transaction.atomic():
-            stored = _store(room, user, posts, bodies, outcomes)
+            stored = _store(room, user, posts, bodies, outcomes, look_up_resends=False)
     except IntegrityError:
-        if len(bodies) > 1:
-            # Another socket of this user stored one of these client_ids meanwhile: the
-            # batch rolled back whole; store the posts one by one instead.
-            return _one_by_one(room, user, posts)
-        # Only the client_id constraint can race here; the stored one wins.
-        [i] = bodies
-        client_id = posts[i].client_id
-        existing = _find_resends(room, user, [client_id]).get(client_id) if client_id else None
-        if existing is None:
-            raise
-        outcomes[i] = _result(existing, created=False)
-        return _done(outcomes), []
+        # A client_id is stored already: a resend (the client reconnected before it heard
+        # back). Looking resends up before every insert would cost a query per batch for
+        # what is rare; the unique constraint finds them, and the batch goes again knowing
+        # them. Under the room lock nothing can race the second try.
+        with transaction.atomic():
+            stored = _store(room, user, posts, bodies, outcomes, look_up_resends=True)
     if not stored:
         return _done(outcomes), []
     first, last = stored[0].message.seq, stored[-1].message.seq
@@ -195,13 +189,17 @@ def _store(
     posts: Sequence[protocol.Post],
     bodies: dict[int, str],
     outcomes: list[Outcome | None],
+    *,
+    look_up_resends: bool,
 ) -> list[PostResult]:
     """The body of post_messages' transaction: fill `outcomes` and return the results of
     the messages stored, in seq order."""
     now = timezone.now()
     last_seq, locked, slow_mode = _take_seqs(room, now, len(bodies))
-    resends = _find_resends(room, user, [posts[i].client_id for i in bodies])
     refusal, slowed = _post_refusal(room, user, now, locked=locked, slow_mode=slow_mode)
+    resends: dict[str, Message] = {}
+    if look_up_resends or refusal is not None:  # a refused user's resend still gets its copy
+        resends = _find_resends(room, user, [posts[i].client_id for i in bodies])
     accepted: list[tuple[int, Message]] = []
     fresh: dict[str, Message] = {}  # client_id -> message stored by this batch
     for i, body in bodies.items():
@@ -237,18 +235,6 @@ def _store(
 def _done(outcomes: list[Outcome | None]) -> list[Outcome]:
     assert all(outcome is not None for outcome in outcomes)
     return outcomes  # type: ignore[return-value]
-
-
-def _one_by_one(
-    room: Room, user: AbstractBaseUser, posts: Sequence[protocol.Post]
-) -> tuple[list[Outcome], Events]:
-    outcomes: list[Outcome] = []
-    events: Events = []
-    for post in posts:
-        [outcome], more = post_messages.fn(room=room, user=user, posts=[post])
-        outcomes.append(outcome)
-        events += more
-    return outcomes, events
 
 
 def _take_seqs(room: Room, now: datetime, count: int) -> tuple[int, bool, int]:
