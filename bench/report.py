@@ -278,7 +278,7 @@ def chart(data: dict[str, Any], path: Path) -> None:
             values = [find(rows, scenario, a, target).get(key) or 0 for a in asgis]
             xs = [j + (i - 1) * width for j in range(len(asgis))]
             bars = ax.bar(xs, values, width, label=target, color=colours[target])
-            ax.bar_label(bars, fmt="%.3g", fontsize=7)
+            ax.bar_label(bars, labels=[fmt(round(v, 1)) for v in values], fontsize=7)
         ax.set_xticks(range(len(asgis)), asgis)
         ax.set_title(title, fontsize=9)
     axes[0].legend(fontsize=8)
