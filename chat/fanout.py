@@ -387,6 +387,7 @@ class Fanout:
             )
             if not rows:
                 return
+            self._drop_slow(feed)  # a long gap comes in pages: the same bound for each
             for message in rows:
                 await self._send_message(feed, message.seq, protocol.message_frame(message))
 
