@@ -33,9 +33,6 @@ POST_BATCH_CHARS = 16_000
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    # No per-socket channel-layer channel: the process's fan-out holds the only one.
-    channel_layer_alias = "__fanout_only__"
-
     room: Room
     conn: Connection | None = None
     worker: asyncio.Task[None] | None = None
@@ -45,8 +42,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         # Channels' AsyncConsumer.__call__ waits on the client and the consumer's channel
         # with await_many_dispatch, which keeps a Task and asyncio.wait's waiter alive per
-        # idle socket (~3 KiB measured). With no channel of its own, this consumer has
-        # only the client to wait for: await it directly.
+        # idle socket (~3 KiB measured). This consumer has no channel-layer channel of its
+        # own (the process's fan-out holds the only one), so it has only the client to wait
+        # for: await it directly.
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
