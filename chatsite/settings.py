@@ -194,7 +194,16 @@ if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Chat settings (documented in docs/protocol.md).
-CHAT_AUTO_CREATE_ROOMS = env_bool("CHAT_AUTO_CREATE_ROOMS", default=True)
+# Rooms are created on purpose, by the room list's form (a POST); with this on, the first
+# visit to an unknown room's URL or socket creates it, as in the Channels tutorial.
+CHAT_AUTO_CREATE_ROOMS = env_bool("CHAT_AUTO_CREATE_ROOMS", default=False)
+# Rooms one user may create: a burst, then this many per hour (chat/ratelimit.py buckets).
+CHAT_ROOM_CREATE_BURST = env_int("CHAT_ROOM_CREATE_BURST", 5)
+CHAT_ROOM_CREATE_PER_HOUR = env_float("CHAT_ROOM_CREATE_PER_HOUR", 20)
+# Origins a browser's WebSocket handshake may come from (chat/origin.py), e.g.
+# "https://chat.example.com". Empty: the site's own origin, the scheme HTTPS implies
+# (https or http) and the Host of the handshake, which must be in ALLOWED_HOSTS.
+CHAT_ALLOWED_ORIGINS = env_list("CHAT_ALLOWED_ORIGINS", "")
 CHAT_MAX_MESSAGE_LENGTH = int(os.environ.get("CHAT_MAX_MESSAGE_LENGTH", "4000"))
 CHAT_MAX_FRAME_BYTES = 64 * 1024
 # Per-user message rate limit (chat/ratelimit.py): a burst, then a steady rate per second
