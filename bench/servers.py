@@ -169,6 +169,8 @@ def server_env(
             "PYTHONPATH": str(ROOT),
             # One sender posts as fast as it can: measure fan-out, not the abuse brake.
             "CHAT_RATE_LIMIT_PER_SECOND": "0",
+            # The scenarios' rooms are made by their first visit, as the tutorial's are.
+            "CHAT_AUTO_CREATE_ROOMS": "1",
         }
     )
     # The site's settings minus the per-user rate limit (bench/site_settings.py says why);

@@ -25,6 +25,24 @@ def fresh_channel_layer() -> None:
     channel_layers.backends = {}
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Tests start from an empty database: drop the `lobby` that the first migrate creates
+    (tests/test_rooms.py checks that it does), or the first test to use it would find a room
+    with no owner and every later one a room of its own."""
+    from chat.models import Room
+
+    with django_db_blocker.unblock():
+        Room.objects.filter(slug="lobby").delete()
+
+
+@pytest.fixture(autouse=True)
+def auto_create_rooms(settings) -> None:
+    """Most tests chat in rooms made by their first visit, as in the tutorial (the setting's
+    default is off: rooms are created on purpose); the tests of that default turn it off."""
+    settings.CHAT_AUTO_CREATE_ROOMS = True
+
+
 def make_user(username: str, password: str = "pw-for-tests-123", **extra: Any):
     return get_user_model().objects.create_user(username=username, password=password, **extra)
 

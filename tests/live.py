@@ -34,6 +34,9 @@ def base_env(**overrides: str) -> dict[str, str]:
     would change what is tested, plus `overrides`."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "chatsite.settings"})
+    # Most end-to-end tests chat in rooms of their own, made by the first visit as in the
+    # tutorial; the tests of explicit creation turn it off.
+    env.setdefault("CHAT_AUTO_CREATE_ROOMS", "1")
     env.update(overrides)
     return env
 
