@@ -154,7 +154,7 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
     server = live_server_factory()
     owner, guest = new_page(), new_page()
     signup(owner, server.url, "owner")
-    open_room(owner, server.url, "lobby")  # the first visitor creates and owns the room
+    open_room(owner, server.url, "den")  # the first visitor creates and owns the room (lobby, made by migrate, has no owner)
     send(owner, "first")
     expect_message(owner, "first")
     signup(guest, server.url, "guest")
@@ -163,7 +163,7 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
         re.compile(r"/static/chat/moderation\.js$"),
         lambda route: route.fulfill(body=HOOK_SPY, content_type="text/javascript"),
     )
-    open_room(guest, server.url, "lobby")
+    open_room(guest, server.url, "den")
     send(guest, "something rude")
     expect_message(owner, "something rude")
 
@@ -172,7 +172,7 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
         [2, "2", "guest", True],
     ]
     assert guest.evaluate("window.__frames")[:2] == ["welcome", "message"]
-    assert guest.evaluate("[window.chat.username, window.chat.room]") == ["guest", "lobby"]
+    assert guest.evaluate("[window.chat.username, window.chat.room]") == ["guest", "den"]
     assert guest.evaluate("window.chat.send({type: 'ping'})") is True
     guest.wait_for_function("window.__frames.includes('pong')")
 

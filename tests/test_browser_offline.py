@@ -247,9 +247,9 @@ def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
     server = live_server_factory()
     owner, guest = new_page(), new_page()
     signup(owner, server.url, "owner")
-    open_room(owner, server.url, "lobby")  # the first visitor owns the room
+    open_room(owner, server.url, "den")  # the first visitor owns the room
     signup(guest, server.url, "guest")
-    open_room(guest, server.url, "lobby")
+    open_room(guest, server.url, "den")
 
     # Slow mode: the second message comes back rate_limited, waits, and then goes through.
     owner.evaluate("window.chat.send({type: 'room_settings', slow_mode: 2})")
@@ -259,7 +259,7 @@ def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
     expect_message(owner, "quick one")
     expect_message(owner, "quick two")
     expect(guest.locator("#outbox li")).to_have_count(0)
-    assert [body for _, body, _ in stored(live_env, "lobby")] == ["quick one", "quick two"]
+    assert [body for _, body, _ in stored(live_env, "den")] == ["quick one", "quick two"]
 
     # Locked: the post is refused for good, shown with the reason, kept over a reload and
     # not resent.
@@ -272,7 +272,7 @@ def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
     guest.reload()
     expect_state(guest, "connected")
     expect(guest.locator("#outbox li.failed")).to_have_count(1)
-    assert [body for _, body, _ in stored(live_env, "lobby")] == ["quick one", "quick two"]
+    assert [body for _, body, _ in stored(live_env, "den")] == ["quick one", "quick two"]
     guest.click("#outbox li.failed button.discard")
     expect(guest.locator("#outbox li")).to_have_count(0)
 
