@@ -7,6 +7,7 @@ forwards that text.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from .errors import ChatError, bad_request
 
 if TYPE_CHECKING:
     from .models import Message, Room
+
+log = logging.getLogger("chat")
 
 SLUG_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")
 CLIENT_ID_MAX = 64
@@ -123,19 +126,28 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
     if not isinstance(obj, dict):
         # Plain text (or any JSON that is not an object) is a message, exactly as typed.
         return Post(body=text)
-    client_id = obj.get("client_id")
+    client_id, kind = obj.get("client_id"), obj.get("type")
     try:
         return _parse_command(obj)
     except ChatError as err:
         if _valid_client_id(client_id):
             err.extra.setdefault("client_id", client_id)
-        if obj.get("type") in MODERATION_TYPES:
-            err.extra.setdefault("command", obj["type"])
+        if isinstance(kind, str) and kind in MODERATION_TYPES:
+            err.extra.setdefault("command", kind)
         raise
+    except Exception as exc:
+        # A bug of ours, never the client's fault: any JSON value must get an answer. Logged
+        # (so tests and operators see it), answered like any other malformed command.
+        log.exception("parsing a frame failed")
+        raise bad_request("That command could not be read.") from exc
 
 
 def _parse_command(obj: dict[str, Any]) -> Command:
     kind = obj.get("type")
+    if not isinstance(kind, str):
+        # Checked first: a "type" that is an object or a list is unhashable, and every
+        # comparison below must see a string.
+        raise bad_request('A command needs a "type" string.')
     if kind == "message":
         body = obj.get("body")
         if not isinstance(body, str):
@@ -167,7 +179,7 @@ def _parse_command(obj: dict[str, Any]) -> Command:
         )
     if kind in USER_ACTIONS:
         user = obj.get("user")
-        if not isinstance(user, str) or not 0 < len(user) <= 150:
+        if not isinstance(user, str) or not 0 < len(user) <= 150 or not storable(user):
             raise bad_request('"user" must be a username.')
         minutes = obj.get("minutes")
         if kind == "mute" and minutes is None:
@@ -184,8 +196,6 @@ def _parse_command(obj: dict[str, Any]) -> Command:
         if locked is None and slow_mode is None:
             raise bad_request('Give "locked" or "slow_mode".')
         return RoomSettings(locked=locked, slow_mode=slow_mode)
-    if not isinstance(kind, str):
-        raise bad_request('A command needs a "type".')
     raise bad_request(f"Unknown command type {kind[:40]!r}.")
 
 
@@ -193,6 +203,8 @@ def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
     reason = obj.get("reason", "")
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
         raise bad_request(f'"reason" must be a string of at most {REASON_MAX} characters.')
+    if not storable(reason):
+        raise bad_request('"reason" cannot contain NUL characters or unpaired surrogates.')
     reason = reason.strip()
     if required and not reason:
         raise bad_request('Give a "reason".')
