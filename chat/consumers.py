@@ -53,6 +53,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # Also when a bug of ours ends the consumer: a dead socket must not stay in the
+            # fan-out (leave is idempotent; disconnect() has normally called it already).
+            if self.conn is not None:
+                self.conn.abandon()
+                await get_fanout().leave(self.conn)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first closes stale DB connections in a thread hop; every
@@ -79,7 +85,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.room = room
         await self.accept()
-        self.conn = Connection(room.slug, user.pk, self.base_send)
+        self.conn = Connection(
+            room.slug,
+            user.pk,
+            self.base_send,
+            session_key=self.scope.get("session_key", ""),
+            password=hash(user.password),
+        )
         try:
             await get_fanout().join(self.conn, self._send_welcome)
         except ChatError:
@@ -94,8 +106,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if frames is None:
             raise ChatError("forbidden", "You are banned from this room.")
         for frame in frames:
-            await self.send(text_data=frame)
+            await self._send(frame)
         return last_seq
+
+    async def _send(self, text: str) -> None:
+        """Every frame this socket gets from here (answers, welcome, errors) takes the
+        fan-out's bounded path, in order with the room's live frames: a client that stops
+        reading is cut with 4408 once it has CHAT_SEND_BUFFER_BYTES unread, whatever it
+        asked for, instead of growing the server without bound."""
+        conn = self.conn
+        if conn is None or conn.closed:
+            return
+        if conn.behind():
+            get_fanout().cut(conn)
+            return
+        await conn.put({"type": "websocket.send", "text": text})
 
     async def disconnect(self, code: int) -> None:
         if self.conn is not None:
@@ -112,6 +137,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # that arrive while earlier ones are being stored wait in the inbox and are stored
         # together in the next transaction (group commit: one transaction per batch, not one
         # per post). A full inbox stops reading the socket until it is handled.
+        if self.conn is None or self.conn.closed:
+            return  # nobody to answer: the socket is closing
         if self.inbox is None:
             self.inbox = deque()
         try:
@@ -127,19 +154,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         inbox = self.inbox
         assert inbox is not None
         try:
-            while inbox:
+            while inbox and self.conn is not None and not self.conn.closed:
                 head = inbox.popleft()
                 if isinstance(head, protocol.Post):
                     await self._answer(self._post(_batch(head, inbox)))
                 elif isinstance(head, ChatError):
-                    await self.send(text_data=protocol.error_frame(head))
+                    await self._send(protocol.error_frame(head))
                 else:
                     await self._answer(self._command(head))
         except Exception:
-            # Only a send can fail here (the socket is gone): what is left needs no answer.
-            log.debug("stopped answering a closed socket room=%s", self.room.slug)
-            inbox.clear()
+            log.exception("failed to answer frames room=%s", self.room.slug)
         finally:
+            inbox.clear()  # closed (or a bug of ours): what is left needs no answer
             self.worker = None
             self.inbox = None  # empty: no await since the loop saw it so
 
@@ -148,20 +174,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await handling
         except ChatError as err:
-            await self.send(text_data=protocol.error_frame(err))
+            await self._send(protocol.error_frame(err))
         except DatabaseError:
             log.exception("database error room=%s", self.room.slug)
-            await self.send(text_data=protocol.error_frame(_unavailable()))
+            await self._send(protocol.error_frame(_unavailable()))
         except Exception:
             # A bug of ours must not become a 1011 close for the client's frame.
             log.exception("failed to handle a frame room=%s", self.room.slug)
-            await self.send(text_data=protocol.error_frame(_unavailable()))
+            await self._send(protocol.error_frame(_unavailable()))
 
     async def _command(self, command: protocol.Command) -> None:
         if isinstance(command, protocol.History):
             await self._history(command)
         elif isinstance(command, protocol.Ping):
-            await self.send(text_data=await self._pong())
+            await self._send(await self._pong())
         else:
             await self._moderate(command)
 
@@ -192,7 +218,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             elif not outcome.created:
                 answers[i] = outcome.frame  # a resend: only the sender hears of it again
         for i in sorted(answers):
-            await self.send(text_data=answers[i])
+            await self._send(answers[i])
 
     async def _rate_limit(self, command: protocol.Post) -> None:
         try:
@@ -220,7 +246,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             page = database_sync_to_async(selectors.messages_before)
             rows, has_more = await page(self.room, command.before, command.limit)
         rows, cut = protocol.fit_frame(rows, keep_newest=command.after is None)
-        await self.send(text_data=protocol.history_frame(rows, has_more or cut))
+        await self._send(protocol.history_frame(rows, has_more or cut))
 
     async def _moderate(self, command: protocol.ModerationCommand) -> None:
         """Moderation commands and reports: one service each, answered with `ok`; a refusal
@@ -256,7 +282,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 room=room, actor=me, locked=command.locked, slow_mode=command.slow_mode
             )
             answer = protocol.ok_frame("room_settings", room=protocol.room_data(updated))
-        await self.send(text_data=answer)
+        await self._send(answer)
 
 
 USER_ACTIONS = {

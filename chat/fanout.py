@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import protocol, selectors
+from . import protocol, selectors, sessions
 
 log = logging.getLogger("chat.fanout")
 
@@ -112,30 +112,52 @@ class Connection:
         "backlog_bytes",
         "closed",
         "last_seq",
+        "on_failure",
+        "password",
         "room",
         "send",
+        "session_key",
         "transport",
         "user_id",
         "writer",
     )
 
-    def __init__(self, room: str, user_id: int, send: Send) -> None:
+    def __init__(
+        self,
+        room: str,
+        user_id: int,
+        send: Send,
+        *,
+        session_key: str = "",
+        password: int = 0,
+    ) -> None:
         self.room = room
         self.user_id = user_id
         self.send = send
+        # What the socket's session was when it opened (chat/sessions.py re-checks them).
+        self.session_key = session_key
+        self.password = password  # hash() of the user's password hash at the handshake
         self.transport = _twisted_transport(self.send)
         self.last_seq = 0  # highest seq this socket has been sent
         self.backlog: deque[dict[str, Any]] | None = None  # made when first needed
         self.backlog_bytes = 0
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
+        # Set by the fan-out: takes a socket whose send failed out of every delivery at once.
+        self.on_failure: Callable[[Connection], None] | None = None
 
     async def put(self, frame: dict[str, Any]) -> None:
-        """Send or queue `frame` without waiting for the client."""
+        """Send or queue `frame` without waiting for the client. Never raises: a socket
+        whose send fails (closing, gone) is marked closed and reported to the fan-out, so
+        one dead socket never stops a delivery to the others."""
         if self.closed:
             return
         if self.transport is not None:
-            await self.send(frame)  # daphne: returns at once, the transport buffers
+            try:
+                await self.send(frame)  # daphne: returns at once, the transport buffers
+            except Exception:
+                # e.g. autobahn's Disconnected for a socket whose close has begun
+                self._failed()
             return
         if self.backlog is None:
             self.backlog = deque()
@@ -157,10 +179,16 @@ class Connection:
                 self.backlog_bytes -= len(frame.get("text") or "")
                 await self.send(frame)
         except Exception:
-            self.closed = True  # the socket is gone; the consumer's disconnect cleans up
-            log.debug("send to a closed socket in room %s", self.room)
+            self.writer = None
+            self._failed()
         finally:
             self.writer = None
+
+    def _failed(self) -> None:
+        log.debug("send to a closed socket in room %s", self.room)
+        self.abandon()
+        if self.on_failure is not None:
+            self.on_failure(self)
 
     def abandon(self) -> None:
         """Stop sending to this socket: drop its backlog and its writer."""
@@ -209,7 +237,7 @@ class Fanout:
         self._starting: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self._closing: set[asyncio.Task[None]] = set()  # disconnects of slow clients
+        self._closing: set[asyncio.Task[None]] = set()  # closes and clean-ups under way
 
     async def _start(self) -> None:
         # The first sockets of a process join at the same time, and opening the channel
@@ -232,6 +260,7 @@ class Fanout:
         """Add a socket to its room. `welcome` sends the welcome frame and returns the last
         seq it covered; it runs with the room's deliveries held back."""
         await self._start()
+        conn.on_failure = self._evict
         while True:
             feed = self.rooms.setdefault(conn.room, RoomFeed(conn.room))
             async with feed.lock:
@@ -262,11 +291,13 @@ class Fanout:
             log.warning("group_add %s failed; the refresh will retry", group)
 
     async def leave(self, conn: Connection) -> None:
+        """Take a socket out of its room and its user; safe to call more than once."""
+        conn.on_failure = None
         feed = self.rooms.get(conn.room)
-        if feed is not None and conn in feed.conns:
+        if feed is not None and (conn in feed.conns or not feed.conns):
             async with feed.lock:
                 feed.conns.discard(conn)
-                if not feed.conns:
+                if not feed.conns and self.rooms.get(conn.room) is feed:
                     await self._drop_feed(feed)
         mine = self.users.get(conn.user_id)
         if mine is not None and conn in mine:
@@ -274,6 +305,29 @@ class Fanout:
             if not mine:
                 del self.users[conn.user_id]
                 await self._discard(user_group(conn.user_id))
+
+    def _evict(self, conn: Connection) -> None:
+        """A send to `conn` failed: no later frame of any delivery goes to it (delivery loops
+        skip closed sockets), and it leaves its room and user now, not when (or if) its
+        consumer's disconnect runs."""
+        feed = self.rooms.get(conn.room)
+        if feed is not None:
+            feed.conns.discard(conn)
+        self._in_background(self.leave(conn))
+
+    def cut(self, conn: Connection, code: int = 4408) -> None:
+        """Stop sending to `conn` and close it with `code` (4408: too slow). The close may
+        wait for a stalled socket, so it runs beside the caller, never in its way."""
+        if conn.closed:
+            return
+        conn.abandon()
+        log.warning("disconnecting a slow client room=%s user=%s", conn.room, conn.user_id)
+        self._in_background(self._disconnect(conn, code))
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _drop_feed(self, feed: RoomFeed) -> None:
         # Called with feed.lock held, so a join waiting on it re-subscribes after us.
@@ -322,8 +376,8 @@ class Fanout:
             log.warning("resubscribe failed; will retry")
 
     async def _refresh_forever(self) -> None:
-        """Every CHAT_FANOUT_REFRESH_SECONDS: renew group memberships and catch up rooms
-        that fell behind the database.
+        """Every CHAT_FANOUT_REFRESH_SECONDS: renew group memberships, catch up rooms that
+        fell behind the database, and close sockets whose session ended.
 
         Why: the layer delivers at most once and may fail silently. channels-redis' core
         layer drops a member after `group_expiry` (a day by default) unless it is added
@@ -340,6 +394,12 @@ class Fanout:
                 raise
             except Exception:
                 log.warning("fan-out refresh failed; will retry", exc_info=True)
+            try:
+                await self._check_sessions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("session check failed; will retry", exc_info=True)
 
     async def _refresh(self) -> None:
         groups = [room_group(slug) for slug in self.rooms]
@@ -354,6 +414,25 @@ class Fanout:
             if feed is not None and feed.cursor is not None and feed.cursor < last_seq:
                 async with feed.lock:
                     await self._fill(feed, before=None)
+
+    async def _check_sessions(self) -> None:
+        """Close (4403) the local sockets whose session no longer logs their user in: a
+        password change, a session deleted on the server, expiry (chat/sessions.py)."""
+        conns = [conn for mine in self.users.values() for conn in mine if not conn.closed]
+        if not conns:
+            return
+        entries = [(conn.session_key, conn.user_id, conn.password) for conn in conns]
+        changes = await database_sync_to_async(sessions.check)(entries)
+        for conn in conns:
+            if conn.session_key not in changes:
+                continue
+            marker = changes[conn.session_key]
+            if marker is not None:
+                conn.password = marker  # this session changed the password: it stays
+            elif not conn.closed:
+                log.info("session ended; closing room=%s user=%s", conn.room, conn.user_id)
+                conn.abandon()
+                self._in_background(self._disconnect(conn, 4403))
 
     async def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -408,13 +487,7 @@ class Fanout:
         wait for the stalled socket, so it runs beside the room's delivery, not in it."""
         for conn in tuple(feed.conns):
             if not conn.closed and conn.behind():
-                conn.abandon()
-                log.warning("disconnecting a slow client room=%s user=%s", conn.room, conn.user_id)
-                task = asyncio.get_running_loop().create_task(
-                    self._disconnect(conn, CLOSE_TOO_SLOW)
-                )
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                self.cut(conn, CLOSE_TOO_SLOW)
 
     async def _disconnect(self, conn: Connection, code: int) -> None:
         try:
