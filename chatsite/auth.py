@@ -30,17 +30,26 @@ class SessionAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        # No local names the user: this frame stays on the stack for the socket's life.
-        return await self.inner(dict(scope, user=await session_user(scope)), receive, send)
+        # No local names the user: this frame stays on the stack for the socket's life. The
+        # session key goes along so the fan-out can notice the session ending (chat/sessions.py).
+        return await self.inner(
+            dict(scope, user=await session_user(scope), session_key=_session_key(scope)),
+            receive,
+            send,
+        )
 
 
 async def session_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
     """The user whose session cookie came with the handshake, or AnonymousUser."""
-    key = _cookies(scope).get(settings.SESSION_COOKIE_NAME)
+    key = _session_key(scope)
     if not key:
         return AnonymousUser()
     store = import_module(settings.SESSION_ENGINE).SessionStore
     return await get_user({"session": store(key)})
+
+
+def _session_key(scope: dict[str, Any]) -> str:
+    return _cookies(scope).get(settings.SESSION_COOKIE_NAME, "")
 
 
 def _cookies(scope: dict[str, Any]) -> dict[str, str]:
