@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP goes to Django, WebSockets through origin check, session auth
-(chatsite.auth says why not Channels' AuthMiddlewareStack) and the chat routes."""
+"""ASGI entry point: HTTP goes to Django, WebSockets through the origin check (chat.origin
+says why not Channels' AllowedHostsOriginValidator), session auth (chatsite.auth says why
+not Channels' AuthMiddlewareStack) and the chat routes."""
 
 import os
 
@@ -10,15 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 
+from chat.origin import OriginValidator
 from chat.routing import websocket_urlpatterns
 from chatsite.auth import SessionAuthMiddleware
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": OriginValidator(
             SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -98,7 +98,7 @@ async def open_chat(transactional_db) -> AsyncIterator[Callable[..., Any]]:
         origin: str | None = "http://localhost",
         expect_refused: bool = False,
     ) -> Chat:
-        headers = []
+        headers = [(b"host", b"localhost")]  # as a browser on http://localhost sends it
         if origin is not None:
             headers.append((b"origin", origin.encode()))
         if user is not None:

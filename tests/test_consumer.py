@@ -110,7 +110,7 @@ async def _handshake(cookie: str) -> bool:
 
     from chatsite.asgi import application
 
-    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
     comm = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=headers)
     connected, _ = await comm.connect()
     if connected:
@@ -161,7 +161,11 @@ async def test_unknown_path_is_refused(alice):
     from tests.conftest import session_cookie
 
     cookie = await database_sync_to_async(session_cookie)(alice)
-    headers = [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={cookie}".encode())]
+    headers = [
+        (b"host", b"localhost"),
+        (b"origin", b"http://localhost"),
+        (b"cookie", f"sessionid={cookie}".encode()),
+    ]
     for path in ("/ws/other/", "/ws/chat/a/b/", "/"):
         comm = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await comm.connect()
