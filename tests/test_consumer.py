@@ -110,7 +110,11 @@ async def _handshake(cookie: str) -> bool:
 
     from chatsite.asgi import application
 
-    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+    headers = [
+        (b"host", b"localhost"),
+        (b"origin", b"http://localhost"),
+        (b"cookie", cookie.encode()),
+    ]
     comm = WebsocketCommunicator(application, "/ws/chat/lobby/", headers=headers)
     connected, _ = await comm.connect()
     if connected:
