@@ -23,7 +23,8 @@ def _seed_long_messages(env: dict[str, str], room: str, user: str, count: int) -
         "from chat import services\n"
         f"u = get_user_model().objects.get(username={user!r})\n"
         f"r = services.create_room(slug={room!r}, user=u)\n"
-        f"for i in range({count}): services.post_message(room=r, user=u, body=(str(i) * 4000)[:4000])\n"
+        f"for i in range({count}):\n"
+        "    services.post_message(room=r, user=u, body=(str(i) * 4000)[:4000])\n"
     )
     manage(env, "shell", "-c", code)
 
