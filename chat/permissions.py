@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
 from .models import Membership, Role, Room
@@ -22,8 +23,17 @@ def membership(room: Room, user: AbstractBaseUser) -> Membership | None:
 
 
 def rank(room: Room, user: AbstractBaseUser, member: Membership | None = None) -> int:
-    """The user's rank in the room; pass `member` when it is already loaded."""
-    if getattr(user, "is_staff", False) and user.is_active:
+    """The user's rank in the room; pass `member` when it is already loaded.
+
+    Staff status is read from the database on every call, not from `user`: a socket keeps
+    the user object of its handshake for as long as it is open, and a staff flag removed
+    (or set) since must count at once.
+    """
+    flags = staff_flags(user)
+    if flags is None:  # anonymous, or deleted since
+        return MEMBER
+    is_staff, is_active = flags
+    if is_staff and is_active:
         return STAFF
     if room.created_by_id is not None and room.created_by_id == user.pk:
         return OWNER
@@ -34,6 +44,13 @@ def rank(room: Room, user: AbstractBaseUser, member: Membership | None = None) -
     if member is not None and member.role == Role.MODERATOR:
         return MODERATOR
     return MEMBER
+
+
+def staff_flags(user: AbstractBaseUser) -> tuple[bool, bool] | None:
+    """The user's (is_staff, is_active) as stored now; None for an anonymous or gone user."""
+    if user.pk is None:
+        return None
+    return get_user_model().objects.filter(pk=user.pk).values_list("is_staff", "is_active").first()
 
 
 def can_moderate(room: Room, user: AbstractBaseUser) -> bool:

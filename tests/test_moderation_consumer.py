@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from chat import services
-from chat.models import AuditLog, Message, Report, Room
+from chat.models import AuditLog, Membership, Message, Report, Room
 from tests.conftest import TIMEOUT, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -360,3 +362,55 @@ async def test_a_resume_hears_of_deletions_made_while_away(open_chat):
     # Live frames still come in seq order after it.
     await back.send("four")
     assert (await back.recv_type("message"))["message"]["seq"] == 4
+
+
+@database_sync_to_async
+def set_staff(user, is_staff: bool) -> None:
+    """Change the flag in the database only: the socket keeps its handshake's user object."""
+    get_user_model().objects.filter(pk=user.pk).update(is_staff=is_staff)
+
+
+@database_sync_to_async
+def restrictions(slug: str, username: str) -> tuple[bool, bool]:
+    """(banned, muted) now."""
+    member = Membership.objects.filter(room__slug=slug, user__username=username).first()
+    now = timezone.now()
+    return (
+        member is not None and member.is_banned(now),
+        member is not None and member.is_muted(now),
+    )
+
+
+async def test_a_socket_loses_staff_powers_when_the_flag_is_removed(open_chat):
+    t = await setup_room()
+    staff = await database_sync_to_async(make_user)("staffer", is_staff=True)
+    s = await open_chat(staff, "den")
+    assert (await s.recv_type("welcome"))["moderator"] is True
+
+    await set_staff(staff, False)
+    await s.send({"type": "ban", "user": "owner", "reason": "takeover"})
+    error = await s.recv_type("error")
+    assert (error["code"], error["command"]) == ("forbidden", "ban")
+    await s.send({"type": "room_settings", "locked": True})
+    error = await s.recv_type("error")
+    assert (error["code"], error["command"]) == ("forbidden", "room_settings")
+    assert await restrictions("den", "owner") == (False, False)
+    assert (await database_sync_to_async(Room.objects.get)(slug="den")).locked is False
+    assert await database_sync_to_async(AuditLog.objects.exclude(action="role").count)() == 0
+    o = await open_chat(t.owner, "den")  # the owner is not banned
+    await o.recv_type("welcome")
+
+
+async def test_a_socket_gains_staff_powers_when_the_flag_is_set(open_chat):
+    t = await setup_room()
+    b = await open_chat(t.bob, "den")
+    assert (await b.recv_type("welcome")).get("moderator", False) is False
+    await b.send({"type": "room_settings", "locked": True})
+    assert (await b.recv_type("error"))["code"] == "forbidden"
+
+    await set_staff(t.bob, True)
+    await b.send({"type": "room_settings", "locked": True})
+    assert (await recv_all(b, "room_updated", "ok"))["ok"]["room"]["locked"] is True
+    await b.send({"type": "mute", "user": "owner", "minutes": 5})
+    assert await b.recv_type("ok") == {"type": "ok", "command": "mute", "user": "owner"}
+    assert await restrictions("den", "owner") == (False, True)

@@ -130,3 +130,26 @@ def test_deactivation_is_for_staff_and_spares_superusers(den):
     bob.refresh_from_db()
     assert bob.is_active is False
     assert AuditLog.objects.get().action == "deactivate"
+
+
+def test_rank_reads_staff_status_now_not_from_the_loaded_user(den):
+    """A user object loaded before its staff flag changed (as a socket's is, at the
+    handshake) must not keep, or miss, staff powers."""
+    from django.contrib.auth import get_user_model
+
+    owner, bob, carol = den.created_by, user("bob"), user("carol")
+    staff = user("staff", is_staff=True)
+    get_user_model().objects.filter(pk=staff.pk).update(is_staff=False)
+    assert staff.is_staff  # the stale copy still says so
+    assert permissions.rank(den, staff) == permissions.MEMBER
+    assert refused(services.ban_user, room=den, actor=staff, user=owner) == "forbidden"
+    assert refused(services.update_room, room=den, actor=staff, locked=True) == "forbidden"
+    assert not permissions.is_banned(den, owner, timezone.now())
+    assert Room.objects.get().locked is False
+
+    get_user_model().objects.filter(pk=bob.pk).update(is_staff=True)
+    assert permissions.rank(den, bob) == permissions.STAFF
+    services.ban_user(room=den, actor=bob, user=carol)
+    get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
+    assert permissions.rank(den, bob) == permissions.MEMBER
+    assert [a.action for a in AuditLog.objects.all()] == ["ban"]
