@@ -352,22 +352,25 @@ def _audit(
     )
 
 
-def _require_moderator(room: Room, actor: AbstractBaseUser) -> None:
-    if permissions.rank(room, actor) < permissions.MODERATOR:
+def _require_moderator(room: Room, actor: AbstractBaseUser) -> int:
+    """The actor's rank, if it moderates the room; otherwise refuse."""
+    actor_rank = permissions.rank(room, actor)
+    if actor_rank < permissions.MODERATOR:
         raise _forbidden()
+    return actor_rank
 
 
 def _target(room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str) -> Membership:
     """The target's membership row, created if missing and locked for update, after checking
-    that the actor moderates the room and outranks the target."""
+    that the actor moderates the room and outranks the target. The actor comes first: a
+    non-moderator gets the same refusal whether the name exists or not, so the commands
+    cannot tell members who has an account."""
+    actor_rank = _require_moderator(room, actor)
     if isinstance(user, str):
         found = get_user_model().objects.filter(username=user).first()
         if found is None:
             raise ChatError("bad_request", f"There is no user {user[:40]!r}.")
         user = found
-    actor_rank = permissions.rank(room, actor)
-    if actor_rank < permissions.MODERATOR:
-        raise _forbidden()
     member, _ = Membership.objects.select_for_update().get_or_create(room=room, user=user)
     if permissions.rank(room, user, member) >= actor_rank:
         raise _forbidden(f"You may not moderate {user.get_username()} in this room.")

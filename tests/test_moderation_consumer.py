@@ -414,3 +414,16 @@ async def test_a_socket_gains_staff_powers_when_the_flag_is_set(open_chat):
     await b.send({"type": "mute", "user": "owner", "minutes": 5})
     assert await b.recv_type("ok") == {"type": "ok", "command": "mute", "user": "owner"}
     assert await restrictions("den", "owner") == (False, True)
+
+
+async def test_a_member_is_refused_alike_whether_the_name_exists_or_not(open_chat):
+    t = await setup_room()
+    b = await open_chat(t.bob, "den")
+    await b.recv_type("welcome")
+    for action in ("ban", "unban", "mute", "unmute", "kick"):
+        answers = []
+        for name in ("carol", "no-such-user"):
+            await b.send({"type": action, "user": name})
+            answers.append(await b.recv_type("error"))
+        assert answers[0] == answers[1], answers
+        assert answers[0]["code"] == "forbidden"

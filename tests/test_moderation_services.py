@@ -153,3 +153,23 @@ def test_rank_reads_staff_status_now_not_from_the_loaded_user(den):
     get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
     assert permissions.rank(den, bob) == permissions.MEMBER
     assert [a.action for a in AuditLog.objects.all()] == ["ban"]
+
+
+def test_a_member_cannot_tell_who_exists(den):
+    """A non-moderator is refused the same way whether the name exists or not."""
+    bob = user("bob")
+    user("carol")
+    for fn in (
+        services.ban_user,
+        services.unban_user,
+        services.mute_user,
+        services.unmute_user,
+        services.kick_user,
+    ):
+        answers = []
+        for name in ("carol", "no-such-user"):
+            with pytest.raises(ChatError) as err:
+                fn(room=den, actor=bob, user=name)
+            answers.append((err.value.code, err.value.detail, err.value.extra))
+        assert answers[0] == answers[1], fn
+        assert answers[0][0] == "forbidden"
