@@ -93,6 +93,11 @@ class Membership(models.Model):
     banned_at = models.DateTimeField(null=True, blank=True)
     banned_until = models.DateTimeField(null=True, blank=True)  # NULL with banned_at: forever
     ban_reason = models.CharField(max_length=500, blank=True)
+    # The rank (chat.permissions) of whoever imposed the current ban / mute: lifting or
+    # replacing it takes at least that rank, so an owner cannot undo staff. 0 when there is
+    # none, or for one imposed before this was recorded (any moderator may lift those).
+    ban_rank = models.PositiveSmallIntegerField(default=0, editable=False)
+    mute_rank = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [

@@ -3,7 +3,8 @@
 Ranks: staff users moderate every room; a room's owner (its creator, or a Membership with
 role "owner") and its moderators moderate it; everyone else is a member. An actor may act on
 a user only of lower rank, so a moderator cannot ban the owner or another moderator, and no
-one can ban themselves.
+one can ban themselves. A ban or mute stores the rank that imposed it, and only that rank or
+higher may lift it (Membership.ban_rank / mute_rank).
 """
 
 from __future__ import annotations

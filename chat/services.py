@@ -360,11 +360,13 @@ def _require_moderator(room: Room, actor: AbstractBaseUser) -> int:
     return actor_rank
 
 
-def _target(room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str) -> Membership:
-    """The target's membership row, created if missing and locked for update, after checking
-    that the actor moderates the room and outranks the target. The actor comes first: a
-    non-moderator gets the same refusal whether the name exists or not, so the commands
-    cannot tell members who has an account."""
+def _target(
+    room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str
+) -> tuple[Membership, int]:
+    """The target's membership row, created if missing and locked for update, and the
+    actor's rank, after checking that the actor moderates the room and outranks the target.
+    The actor comes first: a non-moderator gets the same refusal whether the name exists or
+    not, so the commands cannot tell members who has an account."""
     actor_rank = _require_moderator(room, actor)
     if isinstance(user, str):
         found = get_user_model().objects.filter(username=user).first()
@@ -374,7 +376,26 @@ def _target(room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str) -
     member, _ = Membership.objects.select_for_update().get_or_create(room=room, user=user)
     if permissions.rank(room, user, member) >= actor_rank:
         raise _forbidden(f"You may not moderate {user.get_username()} in this room.")
-    return member
+    return member, actor_rank
+
+
+# Who imposed a ban or mute, by rank, and who may therefore lift it (for the refusal).
+_IMPOSERS = {
+    permissions.STAFF: ("Staff", "staff"),
+    permissions.OWNER: ("The room's owner", "the owner or staff"),
+}
+
+
+def _check_restriction(member: Membership, kind: str, actor_rank: int, *, lift: bool) -> None:
+    """Refuse to lift or replace (a re-ban or re-mute could shorten it) a current ban or
+    mute that a higher rank than the actor's imposed: an owner cannot undo staff."""
+    now = timezone.now()
+    current = member.is_banned(now) if kind == "ban" else member.is_muted(now)
+    imposed = getattr(member, f"{kind}_rank")
+    if current and imposed > actor_rank:
+        who, whom = _IMPOSERS[imposed]  # above a moderator's rank: the owner or staff
+        verb = "lift" if lift else "change"
+        raise _forbidden(f"{who} imposed this {kind}; only {whom} can {verb} it.")
 
 
 @service
@@ -413,11 +434,20 @@ def _act_on_user(
     reason: str = "",
     detail: str = "",
     close: bool = False,
+    restriction: str | None = None,
+    lift: bool = False,
 ) -> tuple[Membership, Events]:
     """The shape of every action on a user: check ranks, set `changes` on their membership,
-    log it, and (ban, kick) close their sockets in the room on every process."""
+    log it, and (ban, kick) close their sockets in the room on every process.
+
+    `restriction` ("ban" or "mute") names what the action imposes or, with `lift`, lifts:
+    a current one imposed by a higher rank than the actor's is refused, and a new one
+    records the actor's rank."""
     with transaction.atomic():
-        member = _target(room, actor, user)
+        member, actor_rank = _target(room, actor, user)
+        if restriction is not None:
+            _check_restriction(member, restriction, actor_rank, lift=lift)
+            changes = {**changes, f"{restriction}_rank": 0 if lift else actor_rank}
         for field, value in changes.items():
             setattr(member, field, value)
         if changes:
@@ -438,13 +468,22 @@ def ban_user(
     minutes: int | None = None,
 ) -> tuple[Membership, Events]:
     """Ban a user from the room (for `minutes`, or until unbanned): their sockets in the
-    room close with 4403 on every process, and the handshake refuses them."""
+    room close with 4403 on every process, and the handshake refuses them. The ban keeps
+    the actor's rank: only that rank or higher may lift or replace it."""
     now = timezone.now()
     until = now + timedelta(minutes=minutes) if minutes else None
     changes = {"banned_at": now, "banned_until": until, "ban_reason": reason[: protocol.REASON_MAX]}
     detail = f"until {until:%Y-%m-%d %H:%M} UTC" if until else "permanent"
     return _act_on_user(
-        room, actor, user, "ban", changes=changes, reason=reason, detail=detail, close=True
+        room,
+        actor,
+        user,
+        "ban",
+        changes=changes,
+        reason=reason,
+        detail=detail,
+        close=True,
+        restriction="ban",
     )
 
 
@@ -452,8 +491,11 @@ def ban_user(
 def unban_user(
     *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
 ) -> tuple[Membership, Events]:
+    """Lift a user's ban (one that staff imposed needs staff, the owner's the owner)."""
     changes = {"banned_at": None, "banned_until": None, "ban_reason": ""}
-    return _act_on_user(room, actor, user, "unban", changes=changes, reason=reason)
+    return _act_on_user(
+        room, actor, user, "unban", changes=changes, reason=reason, restriction="ban", lift=True
+    )
 
 
 @service
@@ -465,7 +507,8 @@ def mute_user(
     minutes: int = protocol.MUTE_DEFAULT_MINUTES,
     reason: str = "",
 ) -> tuple[Membership, Events]:
-    """Mute a user in the room for `minutes`: their posts are refused with `forbidden`."""
+    """Mute a user in the room for `minutes`: their posts are refused with `forbidden`.
+    The mute keeps the actor's rank, as a ban does."""
     until = timezone.now() + timedelta(minutes=minutes)
     return _act_on_user(
         room,
@@ -475,6 +518,7 @@ def mute_user(
         changes={"muted_until": until},
         reason=reason,
         detail=f"until {until:%Y-%m-%d %H:%M} UTC",
+        restriction="mute",
     )
 
 
@@ -482,7 +526,11 @@ def mute_user(
 def unmute_user(
     *, room: Room, actor: AbstractBaseUser, user: AbstractBaseUser | str, reason: str = ""
 ) -> tuple[Membership, Events]:
-    return _act_on_user(room, actor, user, "unmute", changes={"muted_until": None}, reason=reason)
+    """Lift a user's mute (one that staff imposed needs staff, the owner's the owner)."""
+    changes = {"muted_until": None}
+    return _act_on_user(
+        room, actor, user, "unmute", changes=changes, reason=reason, restriction="mute", lift=True
+    )
 
 
 @service

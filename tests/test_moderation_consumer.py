@@ -427,3 +427,62 @@ async def test_a_member_is_refused_alike_whether_the_name_exists_or_not(open_cha
             answers.append(await b.recv_type("error"))
         assert answers[0] == answers[1], answers
         assert answers[0]["code"] == "forbidden"
+
+
+async def test_the_owner_cannot_lift_a_staff_ban_or_mute(open_chat):
+    t = await setup_room()
+    staff = await database_sync_to_async(make_user)("staffer", is_staff=True)
+    s, o, m = [await open_chat(u, "den") for u in (staff, t.owner, t.mod)]
+    for chat in (s, o, m):
+        await chat.recv_type("welcome")
+
+    await s.send({"type": "ban", "user": "bob", "reason": "raid"})
+    assert (await s.recv_type("ok"))["command"] == "ban"
+    for chat in (o, m):
+        await chat.send({"type": "unban", "user": "bob"})
+        error = await chat.recv_type("error")
+        assert (error["code"], error["command"], error["detail"]) == (
+            "forbidden",
+            "unban",
+            "Staff imposed this ban; only staff can lift it.",
+        )
+    await open_chat(t.bob, "den", expect_refused=True)
+    assert await restrictions("den", "bob") == (True, False)
+    await s.send({"type": "unban", "user": "bob"})
+    await s.recv_type("ok")
+    b = await open_chat(t.bob, "den")
+    await b.recv_type("welcome")
+
+    await s.send({"type": "mute", "user": "bob", "minutes": 30})
+    await s.recv_type("ok")
+    await o.send({"type": "unmute", "user": "bob"})
+    error = await o.recv_type("error")
+    assert (error["code"], error["detail"]) == (
+        "forbidden",
+        "Staff imposed this mute; only staff can lift it.",
+    )
+    await b.send("may I?")
+    assert "muted" in (await b.recv_type("error"))["detail"]
+    await s.send({"type": "unmute", "user": "bob"})
+    await s.recv_type("ok")
+    await b.send("thanks")
+    assert (await b.recv_type("message"))["message"]["body"] == "thanks"
+
+
+async def test_a_moderator_cannot_lift_the_owners_ban(open_chat):
+    t = await setup_room()
+    o, m = await open_chat(t.owner, "den"), await open_chat(t.mod, "den")
+    for chat in (o, m):
+        await chat.recv_type("welcome")
+    await o.send({"type": "ban", "user": "bob"})
+    await o.recv_type("ok")
+    await m.send({"type": "unban", "user": "bob"})
+    error = await m.recv_type("error")
+    assert (error["code"], error["detail"]) == (
+        "forbidden",
+        "The room's owner imposed this ban; only the owner or staff can lift it.",
+    )
+    assert await restrictions("den", "bob") == (True, False)
+    await o.send({"type": "unban", "user": "bob"})
+    await o.recv_type("ok")
+    assert await restrictions("den", "bob") == (False, False)

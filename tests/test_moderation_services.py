@@ -173,3 +173,62 @@ def test_a_member_cannot_tell_who_exists(den):
             answers.append((err.value.code, err.value.detail, err.value.extra))
         assert answers[0] == answers[1], fn
         assert answers[0][0] == "forbidden"
+
+
+def test_only_the_rank_that_imposed_a_ban_or_mute_may_lift_or_change_it(den):
+    owner, bob = den.created_by, user("bob")
+    mod, staff = user("mod"), user("staff", is_staff=True)
+    services.set_role(room=den, actor=owner, user=mod, role="moderator")
+
+    services.ban_user(room=den, actor=staff, user=bob, reason="raid")
+    services.mute_user(room=den, actor=staff, user=bob, minutes=60)
+    for actor in (owner, mod):
+        for fn, kind, extra in (
+            (services.unban_user, "ban", {}),
+            (services.ban_user, "ban", {"minutes": 1}),  # would shorten it
+            (services.unmute_user, "mute", {}),
+            (services.mute_user, "mute", {"minutes": 1}),
+        ):
+            with pytest.raises(ChatError) as err:
+                fn(room=den, actor=actor, user=bob, **extra)
+            assert err.value.code == "forbidden"
+            assert err.value.detail.startswith(f"Staff imposed this {kind}; only staff can ")
+    now = timezone.now()
+    member = Membership.objects.get(user=bob)
+    assert member.is_banned(now) and member.banned_until is None and member.ban_reason == "raid"
+    assert member.is_muted(now) and member.muted_until > now + timedelta(minutes=59)
+    services.unban_user(room=den, actor=staff, user=bob)
+    services.unmute_user(room=den, actor=staff, user=bob)
+    member.refresh_from_db()
+    assert not member.is_banned(now) and not member.is_muted(now)
+
+    # The owner's ban binds the moderators; the owner (or staff) lifts it.
+    services.ban_user(room=den, actor=owner, user=bob)
+    with pytest.raises(ChatError) as err:
+        services.unban_user(room=den, actor=mod, user=bob)
+    assert (err.value.code, err.value.detail) == (
+        "forbidden",
+        "The room's owner imposed this ban; only the owner or staff can lift it.",
+    )
+    assert permissions.is_banned(den, bob, timezone.now())
+    services.unban_user(room=den, actor=owner, user=bob)
+    assert not permissions.is_banned(den, bob, timezone.now())
+
+    # A moderator's restriction any moderator may lift, as before.
+    mod2 = user("mod2")
+    services.set_role(room=den, actor=owner, user=mod2, role="moderator")
+    services.mute_user(room=den, actor=mod, user=bob)
+    services.unmute_user(room=den, actor=mod2, user=bob)
+
+    # A staff ban that has run out binds no one.
+    services.ban_user(room=den, actor=staff, user=bob, minutes=5)
+    Membership.objects.filter(user=bob).update(banned_until=timezone.now() - timedelta(seconds=1))
+    services.ban_user(room=den, actor=owner, user=bob, minutes=5)
+    services.unban_user(room=den, actor=owner, user=bob)
+    actions = list(AuditLog.objects.order_by("id").values_list("action", "actor__username"))
+    assert actions[-4:] == [
+        ("unmute", "mod2"),
+        ("ban", "staff"),
+        ("ban", "owner"),
+        ("unban", "owner"),
+    ]
