@@ -1,29 +1,26 @@
-"""Forms of the site's pages. Sign-up uses Django's own UserCreationForm as it is."""
+"""Forms of the chat's pages (sign-up lives in chat.accounts)."""
 
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
-from . import protocol
+from . import services
+from .errors import ChatError
 
 
 class RoomForm(forms.Form):
-    """Create (or open) a room by name. The name is the room's slug, as in its URL."""
+    """Create a room: a title in any script; the server derives the room's address."""
 
-    name = forms.CharField(
-        label="Room name",
-        max_length=50,
-        help_text="1 to 50 letters, digits, hyphens or underscores.",
-        widget=forms.TextInput(
-            attrs={"placeholder": "e.g. lobby", "autocomplete": "off", "spellcheck": "false"}
-        ),
+    title = forms.CharField(
+        label=_("New room"),
+        max_length=services.TITLE_MAX,
+        help_text=_("A title in any language, e.g. “Design Review” or “設計レビュー”."),
+        widget=forms.TextInput(attrs={"placeholder": _("Room title"), "autocomplete": "off"}),
     )
 
-    def clean_name(self) -> str:
-        slug = protocol.normalize_slug(self.cleaned_data["name"].strip())
-        if slug is None:
-            raise forms.ValidationError(
-                "Use 1 to 50 ASCII letters, digits, hyphens (-) or underscores (_); "
-                "no spaces or other characters."
-            )
-        return slug
+    def clean_title(self) -> str:
+        try:
+            return services.clean_title(self.cleaned_data["title"])
+        except ChatError as err:
+            raise forms.ValidationError(err.detail) from err

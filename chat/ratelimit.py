@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 import weakref
 from typing import Any
@@ -65,6 +66,10 @@ class MemoryBuckets:
         self.buckets: dict[str, tuple[float, float]] = {}
 
     async def take(self, key: str, burst: float, rate: float) -> float:
+        return self.take_now(key, burst, rate)
+
+    def take_now(self, key: str, burst: float, rate: float) -> float:
+        """The seconds to wait for a token of `key` (0: one was taken)."""
         now = self.clock()
         tokens, ts = self.buckets.get(key, (burst, now))
         tokens = min(burst, tokens + (now - ts) * rate)
@@ -132,3 +137,44 @@ async def take(key: str) -> None:
             "You are sending messages too fast; wait a moment.",
             retry_after=math.ceil(wait * 10) / 10,
         )
+
+
+# --- sync callers (views, the admin, management commands) -------------------------------
+# They run in request threads, outside any event loop, so they share one store per process
+# (a lock guards the memory buckets) or a synchronous Redis client running the same script.
+_sync_lock = threading.Lock()
+_sync_store: MemoryBuckets | Any = None
+
+
+def _sync_take(key: str, burst: float, rate: float) -> float:
+    global _sync_store
+    with _sync_lock:
+        if _sync_store is None:
+            url = getattr(settings, "CHAT_RATE_LIMIT_REDIS_URL", "")
+            if url:
+                import redis
+
+                client = redis.from_url(url)
+                _sync_store = client.register_script(TAKE_SCRIPT)
+            else:
+                _sync_store = MemoryBuckets()
+        store = _sync_store
+        if isinstance(store, MemoryBuckets):
+            return store.take_now(key, burst, rate)
+    prefix = getattr(settings, "CHAT_RATE_LIMIT_KEY_PREFIX", "chat:rl:")
+    return float(store(keys=[prefix + key], args=[burst, rate]))
+
+
+def take_sync(key: str, *, burst: float, per_second: float, detail: str) -> None:
+    """Take one token from `key`'s bucket (its own burst and rate), or raise
+    ChatError("rate_limited", detail) with retry_after. As take(): a failing store lets the
+    action through."""
+    if per_second <= 0:
+        return
+    try:
+        wait = _sync_take(key, burst, per_second)
+    except Exception:
+        log.warning("rate limit store failed; letting the action through", exc_info=True)
+        return
+    if wait > 0:
+        raise ChatError("rate_limited", detail, retry_after=math.ceil(wait * 10) / 10)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, QuerySet
+from django.utils import timezone
 
+from . import permissions
 from .models import Message, Room
 
 Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
@@ -13,6 +15,12 @@ Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie
 
 def get_room(slug: str) -> Room | None:
     return Room.objects.filter(slug=slug).first()
+
+
+def may_enter(room: Room, user: AbstractBaseUser) -> bool:
+    """Whether `user` may open `room`'s page and socket: not banned from it. The one rule
+    the page, the handshake and every later reader ask."""
+    return not permissions.is_banned(room, user, timezone.now())
 
 
 def _messages(room: Room) -> QuerySet[Message]:

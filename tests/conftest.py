@@ -37,6 +37,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def fresh_rate_limits(settings, monkeypatch) -> None:
+    """Rate-limit buckets of the test's own: user ids repeat from test to test, and a
+    bucket an earlier test drained (in memory or in Redis) must not refuse this one."""
+    from chat import ratelimit
+    from tests.stack import unique_name
+
+    monkeypatch.setattr(ratelimit, "_sync_store", None)
+    settings.CHAT_RATE_LIMIT_KEY_PREFIX = unique_name("rl") + ":"
+
+
+@pytest.fixture(autouse=True)
 def auto_create_rooms(settings) -> None:
     """Most tests chat in rooms made by their first visit, as in the tutorial (the setting's
     default is off: rooms are created on purpose); the tests of that default turn it off."""
