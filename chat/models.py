@@ -5,6 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Room(models.Model):
@@ -16,7 +17,8 @@ class Room(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The seq of the room's newest message; the next post takes last_seq + 1 under a row lock.
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
-    last_activity = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the room last had a message (its creation until then): the room list's order.
+    last_activity = models.DateTimeField(default=timezone.now, editable=False)
     # Moderation (chat.services changes these): a locked room takes posts from moderators
     # only; slow mode is the least number of seconds between one user's posts.
     locked = models.BooleanField(default=False, editable=False)
@@ -24,15 +26,11 @@ class Room(models.Model):
 
     class Meta:
         ordering = ["slug"]
-        indexes = [models.Index(fields=["-last_activity"], name="room_last_activity")]
+        # The room list's page: ORDER BY last_activity DESC, slug LIMIT 50, from the index.
+        indexes = [models.Index(fields=["-last_activity", "slug"], name="room_activity_slug")]
 
     def __str__(self) -> str:
         return self.title or self.slug
-
-    @property
-    def group_name(self) -> str:
-        """The Channels group of this room; slugs are validated, so this is a legal name."""
-        return f"room.{self.slug}"
 
 
 class Message(models.Model):

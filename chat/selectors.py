@@ -4,7 +4,7 @@ costs the same at the end of a room of a million messages as of a thousand."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import permissions
@@ -48,7 +48,7 @@ def messages_after(room: Room, after: int, limit: int) -> Page:
 def rooms_with_stats() -> QuerySet[Room]:
     """Rooms for the room list, most recently active first. `last_seq` is the message count
     (deleted messages keep their seq)."""
-    return Room.objects.order_by(F("last_activity").desc(nulls_last=True), "slug")
+    return Room.objects.order_by("-last_activity", "slug")
 
 
 def messages_in_range(slug: str, after: int, before: int | None, limit: int) -> list[Message]:
