@@ -19,7 +19,7 @@ from django.db import Error as DatabaseError
 from django.utils import timezone
 
 from . import permissions, protocol, ratelimit, selectors, services
-from .errors import ChatError
+from .errors import ChatError, CloseCode, Forbidden, Unavailable
 from .fanout import Connection, get_fanout
 from .models import Room
 
@@ -95,7 +95,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             await get_fanout().join(self.conn, self._send_welcome)
         except ChatError:
-            await self.close(code=4403)  # banned while the handshake ran (see _welcome)
+            # banned while the handshake ran (see _welcome)
+            await self.close(code=CloseCode.REMOVED)
             return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
@@ -104,7 +105,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.room, self.user, protocol.parse_since(self.scope.get("query_string", b""))
         )
         if frames is None:
-            raise ChatError("forbidden", "You are banned from this room.")
+            raise Forbidden("You are banned from this room.")
         for frame in frames:
             await self._send(frame)
         return last_seq
@@ -350,10 +351,8 @@ def _for_post(err: ChatError, post: protocol.Post) -> ChatError:
 
 
 def _not_stored() -> ChatError:
-    return ChatError(
-        "unavailable", "The message could not be stored; retry with the same client_id."
-    )
+    return Unavailable("The message could not be stored; retry with the same client_id.")
 
 
 def _unavailable() -> ChatError:
-    return ChatError("unavailable", "The server could not handle that; please retry.")
+    return Unavailable("The server could not handle that; please retry.")

@@ -28,6 +28,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import protocol, selectors, sessions
+from .errors import CloseCode
 
 log = logging.getLogger("chat.fanout")
 
@@ -39,7 +40,7 @@ FILL_BATCH = 200
 # Above the largest frame we send (a 512 KiB welcome or history page) plus a batch, so a
 # client on a slow link is not cut off while it takes a big frame.
 SEND_BUFFER_BYTES: int = getattr(settings, "CHAT_SEND_BUFFER_BYTES", 1024 * 1024)
-CLOSE_TOO_SLOW = 4408  # the client fell behind; it resumes with `since`
+CLOSE_TOO_SLOW = CloseCode.TOO_SLOW  # the client fell behind; it resumes with `since`
 RETRY_SECONDS = (0.1, 0.5, 1, 2, 5)
 
 
@@ -315,7 +316,7 @@ class Fanout:
             feed.conns.discard(conn)
         self._in_background(self.leave(conn))
 
-    def cut(self, conn: Connection, code: int = 4408) -> None:
+    def cut(self, conn: Connection, code: int = CLOSE_TOO_SLOW) -> None:
         """Stop sending to `conn` and close it with `code` (4408: too slow). The close may
         wait for a stalled socket, so it runs beside the caller, never in its way."""
         if conn.closed:
@@ -432,7 +433,7 @@ class Fanout:
             elif not conn.closed:
                 log.info("session ended; closing room=%s user=%s", conn.room, conn.user_id)
                 conn.abandon()
-                self._in_background(self._disconnect(conn, 4403))
+                self._in_background(self._disconnect(conn, CloseCode.REMOVED))
 
     async def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from .errors import ChatError, bad_request
+from .errors import ChatError, TooLong, bad_request
 
 if TYPE_CHECKING:
     from .models import Message, Room
@@ -118,7 +118,7 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
         raise bad_request("Binary frames are not supported; send text.")
     limit = settings.CHAT_MAX_FRAME_BYTES
     if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
-        raise ChatError("too_long", f"A frame may be at most {limit} bytes.")
+        raise TooLong(f"A frame may be at most {limit} bytes.")
     try:
         obj = json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 
-from .errors import ChatError
+from .errors import RateLimited
 
 log = logging.getLogger("chat.ratelimit")
 
@@ -120,7 +120,7 @@ def get_store() -> MemoryBuckets | RedisBuckets:
 
 
 async def take(key: str) -> None:
-    """Take one token from `key`'s bucket, or raise ChatError("rate_limited") with the
+    """Take one token from `key`'s bucket, or raise RateLimited with the
     seconds until one is free. If Redis fails, the post is let through (and logged): the
     limit is a brake, not a reason to stop the chat."""
     burst, rate = _config()
@@ -132,8 +132,7 @@ async def take(key: str) -> None:
         log.warning("rate limit store failed; letting the post through", exc_info=True)
         return
     if wait > 0:
-        raise ChatError(
-            "rate_limited",
+        raise RateLimited(
             "You are sending messages too fast; wait a moment.",
             retry_after=math.ceil(wait * 10) / 10,
         )
@@ -167,7 +166,7 @@ def _sync_take(key: str, burst: float, rate: float) -> float:
 
 def take_sync(key: str, *, burst: float, per_second: float, detail: str) -> None:
     """Take one token from `key`'s bucket (its own burst and rate), or raise
-    ChatError("rate_limited", detail) with retry_after. As take(): a failing store lets the
+    RateLimited(detail) with retry_after. As take(): a failing store lets the
     action through."""
     if per_second <= 0:
         return
@@ -177,4 +176,4 @@ def take_sync(key: str, *, burst: float, per_second: float, detail: str) -> None
         log.warning("rate limit store failed; letting the action through", exc_info=True)
         return
     if wait > 0:
-        raise ChatError("rate_limited", detail, retry_after=math.ceil(wait * 10) / 10)
+        raise RateLimited(detail, retry_after=math.ceil(wait * 10) / 10)

@@ -29,7 +29,16 @@ from django.utils.text import slugify
 from django.utils.translation import gettext
 
 from . import fanout, permissions, protocol, ratelimit, selectors
-from .errors import ChatError
+from .errors import (
+    BadRequest,
+    ChatError,
+    CloseCode,
+    Empty,
+    Forbidden,
+    RateLimited,
+    TooLong,
+    Unavailable,
+)
 from .models import AuditLog, Membership, Message, Report, Role, Room
 
 log = logging.getLogger("chat")
@@ -78,8 +87,7 @@ def create_room(*, slug: str, user: AbstractBaseUser, title: str = "") -> tuple[
     """Create the room `slug` (or return it if it exists). Raises ChatError for a bad slug."""
     clean = protocol.normalize_slug(slug)
     if clean is None:
-        raise ChatError(
-            "bad_request",
+        raise BadRequest(
             "A room name is 1 to 50 letters, digits, hyphens or underscores.",
         )
     room, created = Room.objects.get_or_create(
@@ -98,14 +106,13 @@ def clean_title(title: str) -> str:
     digit (a title of only punctuation or symbols names nothing)."""
     title = " ".join(title.split())
     if not title:
-        raise ChatError("bad_request", gettext("Give the room a title."))
+        raise BadRequest(gettext("Give the room a title."))
     if len(title) > TITLE_MAX:
-        raise ChatError(
-            "bad_request",
+        raise BadRequest(
             gettext("A title may be at most %(max)d characters.") % {"max": TITLE_MAX},
         )
     if not protocol.storable(title) or not any(c.isalnum() for c in title):
-        raise ChatError("bad_request", gettext("A title needs at least one letter or digit."))
+        raise BadRequest(gettext("A title needs at least one letter or digit."))
     return title
 
 
@@ -141,7 +148,7 @@ def new_room(*, user: AbstractBaseUser, title: str) -> tuple[Room, Events]:
             continue  # another creation took that slug in between: derive the next one
         log.info("room created room=%s user=%s", room.slug, user.get_username())
         return room, []
-    raise ChatError("unavailable", gettext("The room could not be created; please retry."))
+    raise Unavailable(gettext("The room could not be created; please retry."))
 
 
 @service
@@ -173,14 +180,12 @@ Outcome = PostResult | ChatError
 def clean_body(body: str) -> str:
     body = body.strip()
     if not body:
-        raise ChatError("empty", "A message cannot be empty.")
+        raise Empty("A message cannot be empty.")
     limit = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > limit:
-        raise ChatError("too_long", f"A message may be at most {limit} characters.")
+        raise TooLong(f"A message may be at most {limit} characters.")
     if not protocol.storable(body):
-        raise ChatError(
-            "bad_request", "A message cannot contain NUL characters or unpaired surrogates."
-        )
+        raise BadRequest("A message cannot contain NUL characters or unpaired surrogates.")
     return body
 
 
@@ -325,18 +330,17 @@ def _post_refusal(
     tabs of one user cannot both slip through."""
     member = permissions.membership(room, user)
     if member is not None and member.is_banned(now):
-        return ChatError("forbidden", "You are banned from this room."), False
+        return Forbidden("You are banned from this room."), False
     if member is not None and member.is_muted(now):
         until = member.muted_until
-        return ChatError(
-            "forbidden",
+        return Forbidden(
             f"You are muted in this room until {until:%Y-%m-%d %H:%M} UTC.",
             until=until.isoformat(),
         ), False
     if not (locked or slow_mode) or permissions.rank(room, user, member) >= permissions.MODERATOR:
         return None, False
     if locked:
-        return ChatError("forbidden", "This room is locked: only moderators can post."), False
+        return Forbidden("This room is locked: only moderators can post."), False
     last = (
         Message.objects.filter(
             room_id=room.pk, author_id=user.pk, created_at__gt=now - timedelta(seconds=slow_mode)
@@ -351,8 +355,7 @@ def _post_refusal(
 
 
 def _slow_mode_error(slow_mode: int, wait: float) -> ChatError:
-    return ChatError(
-        "rate_limited",
+    return RateLimited(
         f"Slow mode is on: one message every {slow_mode} s.",
         retry_after=math.ceil(wait * 10) / 10,
     )
@@ -378,7 +381,7 @@ def _result(message: Message, *, created: bool) -> PostResult:
 
 
 def _forbidden(detail: str = "You may not moderate this room.") -> ChatError:
-    return ChatError("forbidden", detail)
+    return Forbidden(detail)
 
 
 def _audit(
@@ -429,7 +432,7 @@ def _target(
     if isinstance(user, str):
         found = get_user_model().objects.filter(username=user).first()
         if found is None:
-            raise ChatError("bad_request", f"There is no user {user[:40]!r}.")
+            raise BadRequest(f"There is no user {user[:40]!r}.")
         user = found
     member, _ = Membership.objects.select_for_update().get_or_create(room=room, user=user)
     if permissions.rank(room, user, member) >= actor_rank:
@@ -470,7 +473,7 @@ def delete_message(
             .first()
         )
         if message is None:
-            raise ChatError("bad_request", f"There is no message {seq} in this room.")
+            raise BadRequest(f"There is no message {seq} in this room.")
         if message.author_id != actor.pk:
             _require_moderator(room, actor)
         if message.deleted_at is not None:
@@ -513,7 +516,8 @@ def _act_on_user(
         _audit(actor, action, room, target=member.user, reason=reason, detail=detail)
     if not close:
         return member, []
-    return member, [fanout.close_event(code=4403, user_id=member.user_id, room=room.slug)]
+    event = fanout.close_event(code=CloseCode.REMOVED, user_id=member.user_id, room=room.slug)
+    return member, [event]
 
 
 @service
@@ -605,7 +609,7 @@ def set_role(
 ) -> tuple[Membership, Events]:
     """Make a user a moderator or a plain member of the room (owners and staff only)."""
     if role not in (Role.MODERATOR, Role.MEMBER):
-        raise ChatError("bad_request", "A role is moderator or member.")
+        raise BadRequest("A role is moderator or member.")
     if permissions.rank(room, actor) < permissions.OWNER:
         raise _forbidden("Only the room's owner or staff may appoint moderators.")
     return _act_on_user(room, actor, user, "role", changes={"role": role}, detail=role)
@@ -632,7 +636,7 @@ def update_room(
             changes.append(("lock" if locked else "unlock", ""))
         if slow_mode is not None and slow_mode != room.slow_mode_seconds:
             if not 0 <= slow_mode <= 3600:
-                raise ChatError("bad_request", "Slow mode is 0 to 3600 seconds.")
+                raise BadRequest("Slow mode is 0 to 3600 seconds.")
             room.slow_mode_seconds = slow_mode
             changes.append(("slow_mode", f"{slow_mode} s"))
         if title is not None and title.strip() and title.strip() != room.title:
@@ -654,7 +658,7 @@ def delete_room(*, room: Room, actor: AbstractBaseUser, reason: str = "") -> tup
     with transaction.atomic():
         _audit(actor, "delete_room", None, reason=reason, detail=room.slug)
         Room.objects.filter(pk=room.pk).delete()
-    return None, [fanout.close_event(code=4404, room=room.slug)]
+    return None, [fanout.close_event(code=CloseCode.ROOM_DELETED, room=room.slug)]
 
 
 @service
@@ -665,10 +669,10 @@ def report_message(
     nothing."""
     reason = reason.strip()[: protocol.REASON_MAX]
     if not reason:
-        raise ChatError("bad_request", "Say why you report this message.")
+        raise BadRequest("Say why you report this message.")
     message = Message.objects.filter(room_id=room.pk, seq=seq).first()
     if message is None or message.deleted_at is not None:
-        raise ChatError("bad_request", f"There is no message {seq} in this room.")
+        raise BadRequest(f"There is no message {seq} in this room.")
     report, created = Report.objects.get_or_create(
         message=message, reporter=reporter, defaults={"reason": reason, "body": message.body}
     )
@@ -711,7 +715,7 @@ def resolve_report(
 @service
 def disconnect_user(*, user: AbstractBaseUser) -> tuple[None, Events]:
     """Close all of a user's sockets, in every room on every process (logout, deactivation)."""
-    return None, [fanout.close_event(code=4403, user_id=user.pk)]
+    return None, [fanout.close_event(code=CloseCode.REMOVED, user_id=user.pk)]
 
 
 @service
@@ -727,4 +731,4 @@ def deactivate_user(
         get_user_model().objects.filter(pk=user.pk).update(is_active=False)
         _audit(actor, "deactivate", None, target=user, reason=reason)
     user.is_active = False
-    return None, [fanout.close_event(code=4403, user_id=user.pk)]
+    return None, [fanout.close_event(code=CloseCode.REMOVED, user_id=user.pk)]
