@@ -1,14 +1,17 @@
 """Settings for the chat site.
 
 Everything that differs between a laptop and a deployment comes from the environment
-(see docs/deployment.md). With nothing set, the site runs on SQLite and Channels'
-in-memory layer, with no services at all.
+(see docs/deployment.md). With only DEBUG=1 set, the site runs on SQLite and Channels'
+in-memory layer, with no services at all; with DEBUG off it needs a SECRET_KEY.
 """
 
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from chatsite.layers import channel_layer_from_env
 
@@ -34,14 +37,42 @@ def env_float(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
 
 
-# A laptop has no SECRET_KEY set: run in DEBUG with a throwaway key. A deployment sets
-# SECRET_KEY and so gets DEBUG off unless it asks otherwise.
+def local_secret_key(path: Path) -> str:
+    """This install's own development key, made on first use and kept in `path` (mode
+    0600, gitignored): sessions survive restarts, and no two installs share a key."""
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = None
+    if key is None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(50) + "\n")
+            # link() is atomic and refuses an existing name: when processes start at once,
+            # the first one's key is everyone's.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it and start again.")
+    return key
+
+
+# Development is explicit: DEBUG is off unless DEBUG=1. Off, SECRET_KEY is required (no
+# key is better than a public one); on, a missing key means this install's own.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-DEBUG = env_bool("DEBUG", default=not SECRET_KEY)
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("Set SECRET_KEY in the environment when DEBUG is off.")
-    SECRET_KEY = "django-insecure-local-development-only"
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY in the environment (50+ random "
+            "characters), or DEBUG=1 for local development."
+        )
+    SECRET_KEY = local_secret_key(BASE_DIR / ".secret_key")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

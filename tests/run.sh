@@ -72,6 +72,9 @@ start_services() {
 
 # Unique per run, so concurrent runs on one machine never share a database or a prefix.
 export TEST_RUN_ID=${TEST_RUN_ID:-$(date +%s)$$}
+# With DEBUG off (as in tests) the settings refuse to start without a key: one random key
+# per run, for both passes and every server process they start.
+export SECRET_KEY=${SECRET_KEY:-$("$PY" -c "import secrets; print(secrets.token_urlsafe(50))")}
 status=0
 ran=0
 verdict() {  # verdict NAME RC: pytest's 0 passed, 5 nothing selected, anything else failed
