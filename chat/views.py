@@ -5,39 +5,13 @@ script); everything live goes over the WebSocket (docs/protocol.md)."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import permissions, protocol, selectors, services
 from .errors import ChatError
 from .forms import RoomForm
-
-
-def _next_url(request: HttpRequest) -> str:
-    """The ?next= target when it is a safe local URL, else the room list."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("chat:index")
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    """Create an account and log straight in."""
-    if request.user.is_authenticated:
-        return redirect(_next_url(request))
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect(_next_url(request))
-    return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})
 
 
 @login_required

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chat import accounts
 from chat.health import healthz
-from chat.views import signup
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/signup/", signup, name="signup"),
+    path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("chat.urls")),
 ]

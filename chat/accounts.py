@@ -1,0 +1,185 @@
+"""Accounts: sign-up, refusing usernames that pass for someone else's.
+
+Look-alikes (finding 9) are judged with confusable-homoglyphs' copy of Unicode's data
+(confusables.txt and the script of every character), in two ways:
+
+- a name that mixes writing systems where one of its letters passes for a letter of the
+  other (a Cyrillic a, U+0430, in "alice") is refused on its own, whether or not "alice"
+  exists;
+- a name whose skeleton (each character replaced by one representative of the characters
+  that look like it, compared case-insensitively) equals an existing user's is refused:
+  "cope" spelt in Cyrillic letters, or "c0pe", next to "cope"; "AIice" (a capital i) or
+  "a1ice" next to "alice".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+
+from confusable_homoglyphs import categories, confusables
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+from django.db.models.functions import Length
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+
+# --- look-alike usernames ---------------------------------------------------------------
+
+# Characters every script uses (digits, punctuation, combining marks): not a script of
+# their own when judging a mix. Their look-alikes (0 for O) are the skeleton's business.
+_SHARED = {"COMMON", "INHERITED"}
+# Writing systems that are written mixed as a matter of course: Japanese is kanji, hiragana
+# and katakana together (and へ/ヘ look alike by design); Korean mixes hangul and hanja.
+_WRITING_SYSTEM = {
+    "HAN": "CJK",
+    "HIRAGANA": "CJK",
+    "KATAKANA": "CJK",
+    "HANGUL": "CJK",
+    "BOPOMOFO": "CJK",
+}
+
+
+def _system(alias: str) -> str:
+    return _WRITING_SYSTEM.get(alias, alias)
+
+
+def disguising_character(name: str) -> str | None:
+    """The first character of `name` that comes from another writing system than the rest
+    and looks like one of their letters (a Cyrillic a in "alice"), else None."""
+    scripts = categories.unique_aliases(name) - _SHARED
+    if len({_system(s) for s in scripts}) < 2:
+        return None
+    for script in sorted(scripts):
+        found = confusables.is_confusable(name, greedy=True, preferred_aliases=[script])
+        for item in found or []:
+            if item["alias"] not in _SHARED and _system(item["alias"]) != _system(script):
+                return item["character"]
+    return None
+
+
+def _rank(char: str) -> tuple[int, int]:
+    """Which character of a look-alike group stands for the group: an ASCII lowercase
+    letter, else an uppercase one, a digit, other ASCII, then the lowest code point."""
+    if "a" <= char <= "z":
+        kind = 0
+    elif "A" <= char <= "Z":
+        kind = 1
+    elif "0" <= char <= "9":
+        kind = 2
+    elif char.isascii():
+        kind = 3
+    else:
+        kind = 4
+    return kind, ord(char)
+
+
+@cache
+def _representatives() -> dict[str, str]:
+    """Character -> the representative of every character it can be mistaken for, from the
+    library's confusables (only the one-character ones: each name keeps its length)."""
+    parent: dict[str, str] = {}
+
+    def find(char: str) -> str:
+        parent.setdefault(char, char)
+        while parent[char] != char:
+            parent[char] = parent[parent[char]]
+            char = parent[char]
+        return char
+
+    for char, glyphs in confusables.confusables_data.items():
+        for glyph in glyphs:
+            other = glyph["c"].strip("\u200e")  # right-to-left glyphs come wrapped in LRMs
+            if len(char) == 1 and len(other) == 1:
+                a, b = find(char), find(other)
+                if a != b:
+                    keep, drop = sorted((a, b), key=_rank)
+                    parent[drop] = keep
+    return {char: find(char) for char in parent}
+
+
+def _lower(char: str) -> str:
+    lowered = char.lower()
+    return lowered if len(lowered) == 1 else char
+
+
+def skeleton(name: str) -> str:
+    """What `name` looks like, case aside: equal skeletons read alike ("cope", "COPE",
+    "c0pe" and "cope" in Cyrillic letters all give "cope"). One character out per one in."""
+    reps = _representatives()
+    name = unicodedata.normalize("NFKC", name)
+    once = "".join(reps.get(c, c) for c in name)
+    # Lowercase, then look again: "I" stands for "l" and "O" for "o" only once lowered.
+    return "".join(reps.get(c, c) for c in map(_lower, once))
+
+
+def lookalike_of(name: str) -> str | None:
+    """An existing username that reads like `name`, else None. Skeletons keep the length,
+    so only usernames of the same length are compared."""
+    wanted = skeleton(name)
+    users = get_user_model().objects.alias(length=Length("username")).filter(length=len(name))
+    for username in users.values_list("username", flat=True).iterator():
+        if skeleton(username) == wanted:
+            return username
+    return None
+
+
+class SignupForm(UserCreationForm):
+    """Django's sign-up form (which refuses a name differing only in case from an existing
+    one) that also refuses names made to pass for someone else's."""
+
+    error_messages = {
+        **UserCreationForm.error_messages,
+        "mixed_scripts": _(
+            "This username mixes letters from different alphabets that look alike "
+            "(“%(character)s” is one). Please use the letters of one alphabet."
+        ),
+        "lookalike": _(
+            "This username looks too much like the existing user “%(existing)s”. "
+            "Please choose another."
+        ),
+    }
+
+    def clean_username(self) -> str | None:
+        username = super().clean_username()
+        if not username:  # refused already (a duplicate)
+            return username
+        character = disguising_character(username)
+        if character is not None:
+            raise ValidationError(
+                self.error_messages["mixed_scripts"],
+                code="mixed_scripts",
+                params={"character": character},
+            )
+        existing = lookalike_of(username)
+        if existing is not None:
+            raise ValidationError(
+                self.error_messages["lookalike"], code="lookalike", params={"existing": existing}
+            )
+        return username
+
+
+def _next_url(request: HttpRequest) -> str:
+    """The ?next= target when it is a safe local URL, else the room list."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("chat:index")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Create an account and log straight in."""
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(_next_url(request))
+    return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})
