@@ -1,4 +1,5 @@
-"""Accounts: sign-up, refusing usernames that pass for someone else's.
+"""Accounts: sign-up (refusing usernames that pass for someone else's) and the
+login lockout page.
 
 Look-alikes (finding 9) are judged with confusable-homoglyphs' copy of Unicode's data
 (confusables.txt and the script of every character), in two ways:
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import unicodedata
 from functools import cache
+from typing import Any
 
 from confusable_homoglyphs import categories, confusables
+from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
@@ -180,6 +183,21 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        # A named backend: the first one (axes') only watches logins, it logs no one in.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(_next_url(request))
     return render(request, "registration/signup.html", {"form": form, "next": _next_url(request)})
+
+
+# --- login ------------------------------------------------------------------------------
+
+
+def locked_out(request: HttpRequest, *args: Any) -> HttpResponse:
+    """django-axes' lockout response (AXES_LOCKOUT_CALLABLE): the site's page, 429, and when
+    to come back. Axes passes (request, response, credentials), or fewer: none is needed."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(
+        request, "registration/locked_out.html", {"minutes": max(1, seconds // 60)}, status=429
+    )
+    response["Retry-After"] = str(seconds)
+    return response
