@@ -1,5 +1,5 @@
-"""Accounts: sign-up (refusing usernames that pass for someone else's) and the
-login lockout page.
+"""Accounts: sign-up (refusing usernames that pass for someone else's), the login page, the
+login lockout page, and password reset for sites that can send mail.
 
 Look-alikes (finding 9) are judged with confusable-homoglyphs' copy of Unicode's data
 (confusables.txt and the script of every character), in two ways:
@@ -15,21 +15,31 @@ Look-alikes (finding 9) are judged with confusable-homoglyphs' copy of Unicode's
 
 from __future__ import annotations
 
+import logging
+import threading
 import unicodedata
-from functools import cache
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from functools import cache, wraps
 from typing import Any
 
 from confusable_homoglyphs import categories, confusables
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models.functions import Length
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+
+log = logging.getLogger("chat.accounts")
 
 # --- look-alike usernames ---------------------------------------------------------------
 
@@ -192,6 +202,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 # --- login ------------------------------------------------------------------------------
 
 
+class LoginView(auth_views.LoginView):
+    """Django's login view; the page links to password reset only when it works."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["password_reset_enabled"] = settings.PASSWORD_RESET_ENABLED
+        return context
+
+
 def locked_out(request: HttpRequest, *args: Any) -> HttpResponse:
     """django-axes' lockout response (AXES_LOCKOUT_CALLABLE): the site's page, 429, and when
     to come back. Axes passes (request, response, credentials), or fewer: none is needed."""
@@ -201,3 +220,62 @@ def locked_out(request: HttpRequest, *args: Any) -> HttpResponse:
     )
     response["Retry-After"] = str(seconds)
     return response
+
+
+# --- password reset ---------------------------------------------------------------------
+
+# One thread sends the reset mails, after the response: the answer is the same, in content
+# and in time, whether or not the address has an account, and a slow or absent mail server
+# never holds a request thread (under ASGI, Django's sync views share one thread).
+_mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-reset-mail")
+_pending: set[Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+def wait_for_mail(timeout: float | None = None) -> None:
+    """Wait until the reset mails queued so far have been sent (or failed)."""
+    with _pending_lock:
+        pending = list(_pending)
+    wait_futures(pending, timeout=timeout)
+
+
+class DeferredPasswordResetForm(PasswordResetForm):
+    """PasswordResetForm whose save() only queues the work: looking the address up and
+    sending the mail both happen on the mail thread."""
+
+    def save(self, domain_override: str | None = None, **kwargs: Any) -> None:
+        request = kwargs.pop("request", None)
+        if domain_override is None and request is not None:
+            # What save() would take from the request (no sites framework: the Host),
+            # taken now, so the mail thread needs no request.
+            domain_override = get_current_site(request).domain
+        future = _mailer.submit(self._send, domain_override, kwargs)
+        with _pending_lock:
+            _pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _send(self, domain_override: str | None, kwargs: dict[str, Any]) -> None:
+        try:
+            super().save(domain_override=domain_override, **kwargs)
+        except Exception:
+            log.exception("password reset mail failed")
+        finally:
+            connections.close_all()  # this thread's own connections; no request closes them
+
+    @staticmethod
+    def _done(future: Future[None]) -> None:
+        with _pending_lock:
+            _pending.discard(future)
+
+
+def if_password_reset(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """404 unless the site can send mail (settings.PASSWORD_RESET_ENABLED), checked on
+    every request."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.PASSWORD_RESET_ENABLED:
+            raise Http404("Password reset is not available.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,13 +1,19 @@
-"""Accounts: look-alike usernames refused at sign-up (finding 9), login throttled
-per username + IP (finding 10)."""
+"""Accounts: look-alike usernames refused at sign-up (finding 9), login throttled per
+username + IP (finding 10), password reset only with working email, and answering the same
+whether or not the address has an account (finding 14)."""
 
 from __future__ import annotations
 
+import logging
+import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.test import Client, override_settings
 
 from tests.conftest import make_user
 
@@ -196,3 +202,98 @@ def test_admin_login_works_and_is_throttled_too():
     for _ in range(LIMIT):
         login(attacker, "boss", "wrong", url)
     assert login(attacker, "boss", PASSWORD, url).status_code == 429
+
+
+# --- finding 14: password reset --------------------------------------------------------
+
+RESET_URLS = [
+    "/accounts/password_reset/",
+    "/accounts/password_reset/done/",
+    "/accounts/reset/MQ/set-password/",
+    "/accounts/reset/done/",
+]
+
+
+@override_settings(PASSWORD_RESET_ENABLED=False)
+@pytest.mark.parametrize("url", RESET_URLS)
+def test_password_reset_is_404_without_email(url):
+    assert Client().get(url).status_code == 404
+    assert Client().post(url, {"email": "a@example.com"}).status_code == 404
+
+
+@override_settings(PASSWORD_RESET_ENABLED=False)
+def test_login_page_has_no_reset_link_without_email():
+    page = Client().get("/accounts/login/").content.decode()
+    assert "password_reset" not in page
+    assert "Forgot" not in page
+
+
+@override_settings(PASSWORD_RESET_ENABLED=True)
+def test_login_page_links_to_reset_with_email():
+    page = Client().get("/accounts/login/").content.decode()
+    assert 'href="/accounts/password_reset/"' in page
+    response = Client().get("/accounts/password_reset/")
+    assert response.status_code == 200
+    assert 'class="site-header"' in response.content.decode()
+
+
+class BlockingBackend(LocmemBackend):
+    """Holds every send until the test releases it: a slow mail server."""
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def send_messages(self, messages):
+        BlockingBackend.entered.set()
+        assert BlockingBackend.release.wait(10), "the test never released the send"
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)  # the mail is sent from another thread
+@override_settings(PASSWORD_RESET_ENABLED=True, EMAIL_BACKEND="tests.test_accounts.BlockingBackend")
+def test_reset_answers_the_same_for_known_and_unknown_emails_before_sending():
+    from chat import accounts
+
+    make_user("alice", PASSWORD, email="alice@example.com")
+    BlockingBackend.release.clear()
+    BlockingBackend.entered.clear()
+    answers = []
+    for email in ("nobody@example.com", "alice@example.com"):
+        response = Client().post("/accounts/password_reset/", {"email": email})
+        answers.append((response.status_code, response["Location"], response.content))
+    # Both answered while the (blocked) send had not finished: the response does not wait
+    # for the mail server, so neither its content nor its timing tells the two apart.
+    assert answers[0] == answers[1] == (302, "/accounts/password_reset/done/", b"")
+    assert mail.outbox == []
+    BlockingBackend.release.set()
+    accounts.wait_for_mail(timeout=10)
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    body = mail.outbox[0].body
+    link = re.search(r"http://testserver(/accounts/reset/[^/]+/[^/]+/)", body)
+    assert link, body
+    # The link works: it leads to the set-password form.
+    response = Client().get(link.group(1), follow=True)
+    assert response.status_code == 200
+    assert 'name="new_password1"' in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(PASSWORD_RESET_ENABLED=True)
+def test_reset_mail_failure_is_logged_not_shown(caplog, monkeypatch):
+    from chat import accounts
+
+    def fail(*args, **kwargs):
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr(LocmemBackend, "send_messages", fail)
+    # The site's logger for it does not propagate to the root, where caplog listens.
+    auth_log = logging.getLogger("django.contrib.auth")
+    monkeypatch.setattr(auth_log, "handlers", [*auth_log.handlers, caplog.handler])
+    make_user("alice", PASSWORD, email="alice@example.com")
+    response = Client().post("/accounts/password_reset/", {"email": "alice@example.com"})
+    assert response.status_code == 302
+    accounts.wait_for_mail(timeout=10)
+    # Logged (by Django's form, on the mail thread) for the operator; the user saw the
+    # same "check your inbox" as for any address.
+    assert "Failed to send password reset email" in caplog.text
+    assert "no mail server" in caplog.text
