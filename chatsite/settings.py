@@ -289,5 +289,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "chat": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # With DEBUG off Django's own console logging is silent: without these, a 500's
+        # traceback, a failed password reset mail and a login lockout would go unseen.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.contrib.auth": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -1,5 +1,5 @@
 """HTTP hardening: explicit development mode and a secret key that is never a
-public one (finding 12)."""
+public one (finding 12), friendly error pages with DEBUG off, and the favicon."""
 
 from __future__ import annotations
 
@@ -8,9 +8,36 @@ import stat
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.urls import path
+
+import chatsite.urls
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.django_db
+
+
+# A test-only URLconf (pytest.mark.urls): the site's pages plus a forbidden and a broken one.
+def forbidden(request):
+    raise PermissionDenied
+
+
+def broken(request):
+    raise RuntimeError("a bug in a view")
+
+
+urlpatterns = [
+    path("test-only/forbidden/", forbidden),
+    path("test-only/broken/", broken),
+    *chatsite.urls.urlpatterns,
+]
 
 
 # --- finding 12: DEBUG and SECRET_KEY ---------------------------------------------------
@@ -88,3 +115,76 @@ def test_local_secret_key_is_made_once_private_and_race_free(tmp_path):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert local_secret_key(key_file) == keys[0]
     assert [p.name for p in tmp_path.iterdir()] == [".secret_key"]  # no temporary left over
+
+
+# --- friendly error pages (DEBUG off, as the test client runs) --------------------------
+
+
+def assert_friendly(response, status: int, words: str) -> None:
+    page = response.content.decode()
+    assert response.status_code == status
+    assert 'class="site-header"' in page, page[:500]  # the site's layout
+    assert words in page
+    for technical in ("Traceback", "Using the URLconf", "URLconf defined", "Request Method"):
+        assert technical not in page
+
+
+def test_missing_page_is_the_friendly_404():
+    assert_friendly(Client().get("/no/such/page/"), 404, "Page not found")
+
+
+@pytest.mark.urls("tests.test_http_security")
+def test_forbidden_page_is_the_friendly_403():
+    assert_friendly(Client().get("/test-only/forbidden/"), 403, "not allowed")
+
+
+@pytest.mark.urls("tests.test_http_security")
+def test_a_view_raising_gives_the_friendly_500():
+    response = Client(raise_request_exception=False).get("/test-only/broken/")
+    assert_friendly(response, 500, "Something went wrong")
+    assert "a bug in a view" not in response.content.decode()
+
+
+def test_csrf_failure_is_the_friendly_403():
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "a", "password": "b"})
+    assert_friendly(response, 403, "could not be sent")
+    assert "CSRF verification failed" not in response.content.decode()
+
+
+# --- favicon ----------------------------------------------------------------------------
+
+
+def test_favicon_is_linked_and_answered():
+    page = Client().get("/accounts/login/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.svg"
+    svg = (ROOT / "static" / "favicon.svg").read_text()
+    assert svg.startswith("<svg") and "#2f6fde" in svg  # the site's accent colour
+
+
+# --- the same through a real daphne process started without DEBUG ---------------------
+
+
+@pytest.mark.e2e
+def test_live_server_without_debug_has_friendly_errors_and_favicon(live_env, live_server_factory):
+    env = {k: v for k, v in live_env.items() if k != "DEBUG"}  # DEBUG unset: off
+    server = live_server_factory(env)
+
+    def fetch(url: str, data: bytes | None = None):
+        try:
+            with urllib.request.urlopen(server.url + url, data=data, timeout=10) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read().decode()
+
+    status, _, page = fetch("/no/such/page/")
+    assert status == 404 and "Page not found" in page and 'class="site-header"' in page
+    assert "Using the URLconf" not in page
+    status, _, page = fetch("/accounts/login/", data=b"username=a&password=b")
+    assert status == 403 and "could not be sent" in page and 'class="site-header"' in page
+    status, headers, body = fetch("/favicon.ico")  # urllib follows the redirect
+    assert status == 200 and headers["Content-Type"].startswith("image/svg+xml")
+    assert body.startswith("<svg")
