@@ -1,0 +1,59 @@
+"""Every state change of the chat, and nothing else writes or publishes.
+
+A service writes the database (in one transaction) and emits the events its change causes;
+they are published after the commit (chat/services/base.py: the database is the log, the
+channel layer only a hint). Call a service from sync code (views, admin, shell) as
+`post_message(...)` and from async code (consumers) as `await post_message.acall(...)`.
+Services may call each other: events of both go out once, after the commit.
+
+One module per concern: rooms, messages (the write path of a post), moderation, accounts.
+"""
+
+from .accounts import deactivate_user, disconnect_user
+from .base import Service, emit, service
+from .messages import Outcome, PostResult, clean_body, post_message, post_messages
+from .moderation import (
+    ban_user,
+    delete_message,
+    delete_room,
+    kick_user,
+    mute_user,
+    report_message,
+    resolve_report,
+    set_role,
+    unban_user,
+    unmute_user,
+    update_room,
+)
+from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
+
+__all__ = [
+    "TITLE_MAX",
+    "Outcome",
+    "PostResult",
+    "Service",
+    "ban_user",
+    "clean_body",
+    "clean_title",
+    "create_room",
+    "deactivate_user",
+    "delete_message",
+    "delete_room",
+    "disconnect_user",
+    "emit",
+    "kick_user",
+    "mute_user",
+    "new_room",
+    "open_room",
+    "post_message",
+    "post_messages",
+    "report_message",
+    "resolve_report",
+    "service",
+    "set_role",
+    "slug_for",
+    "title_for",
+    "unban_user",
+    "unmute_user",
+    "update_room",
+]
