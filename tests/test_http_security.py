@@ -1,9 +1,11 @@
-"""HTTP hardening: explicit development mode and a secret key that is never a
-public one (finding 12), friendly error pages with DEBUG off, and the favicon."""
+"""HTTP hardening: the Content-Security-Policy header (finding 11), explicit development
+mode and a secret key that is never a public one (finding 12), friendly error pages with
+DEBUG off, and the favicon."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from django.test import Client
 from django.urls import path
 
 import chatsite.urls
+from tests.conftest import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +41,59 @@ urlpatterns = [
     path("test-only/broken/", broken),
     *chatsite.urls.urlpatterns,
 ]
+
+
+def policy(response) -> dict[str, list[str]]:
+    header = response["Content-Security-Policy"]
+    directives = [d.strip().split() for d in header.split(";") if d.strip()]
+    return {d[0]: d[1:] for d in directives}
+
+
+# --- finding 11: Content-Security-Policy ------------------------------------------------
+
+
+def test_every_page_has_the_strict_policy():
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    for url in ("/", "/chat/lobby/", "/admin/login/"):
+        response = client.get(url)
+        assert response.status_code in (200, 302), url
+        csp = policy(response)
+        assert csp["default-src"] == ["'self'"]
+        assert csp["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval'
+        assert csp["style-src"] == ["'self'"]
+        assert csp["img-src"] == ["'self'", "data:"]
+        assert csp["connect-src"][0] == "'self'"
+        assert all(re.fullmatch(r"wss?://[\w.*-]+:\*", s) for s in csp["connect-src"][1:])
+        assert csp["frame-ancestors"] == ["'none'"]
+        assert csp["base-uri"] == ["'self'"]
+        assert csp["form-action"] == ["'self'"]
+        assert csp["object-src"] == ["'none'"]
+    assert policy(Client().get("/accounts/login/"))["script-src"] == ["'self'"]
+
+
+def test_the_only_inline_scripts_are_json_data_blocks():
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    for url in ("/", "/chat/lobby/", "/accounts/signup/"):
+        page = client.get(url).content.decode()
+        for tag in re.findall(r"<script\b[^>]*>", page):
+            assert 'src="/static/' in tag or 'type="application/json"' in tag, (url, tag)
+        assert not re.search(r"\son\w+=", page), url  # no inline event handlers
+        assert "style=" not in page, url
+
+
+def test_socket_sources_follow_allowed_hosts():
+    from chatsite.settings import socket_sources
+
+    assert socket_sources(["chat.example.com", ".example.org", "[::1]", "*"], https=True) == [
+        "wss://chat.example.com:*",
+        "wss://example.org:*",
+        "wss://*.example.org:*",
+    ]
+    assert socket_sources(["localhost"], https=False) == ["ws://localhost:*", "wss://localhost:*"]
 
 
 # --- finding 12: DEBUG and SECRET_KEY ---------------------------------------------------
