@@ -20,7 +20,7 @@ import functools
 import logging
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -62,9 +62,19 @@ def messages_event(slug: str, messages: list[tuple[int, str]]) -> Event:
     return room_group(slug), {"type": "chat.messages", "room": slug, "messages": messages}
 
 
-def room_event(slug: str, text: str) -> Event:
-    """Any other frame for everyone in the room (deletions, room changes...)."""
-    return room_group(slug), {"type": "chat.room", "room": slug, "text": text}
+def room_event(slug: str, text: str, *, skip_user: int | None = None) -> Event:
+    """Any other frame for everyone in the room (deletions, room changes...); with
+    `skip_user`, for everyone but that user's sockets (presence, typing)."""
+    event = {"type": "chat.room", "room": slug, "text": text}
+    if skip_user is not None:
+        event["skip_user"] = skip_user
+    return room_group(slug), event
+
+
+def user_event(user_id: int, text: str) -> Event:
+    """A frame for every open socket of one user, room sockets and home sockets, on every
+    process (the user's stream: unread counts, notifications, room list changes)."""
+    return user_group(user_id), {"type": "chat.user", "user_id": user_id, "text": text}
 
 
 def close_event(*, code: int, user_id: int | None = None, room: str | None = None) -> Event:
@@ -278,6 +288,17 @@ class Fanout:
                     if not feed.conns:
                         await self._drop_feed(feed)
                 break
+        await self._add_user(conn)
+
+    async def join_home(self, conn: Connection, hello: Callable[[], Awaitable[None]]) -> None:
+        """Add a home socket (no room: it gets the user's stream only). `hello` sends its
+        first frame before any frame of the stream can reach it."""
+        await self._start()
+        conn.on_failure = self._evict
+        await hello()
+        await self._add_user(conn)
+
+    async def _add_user(self, conn: Connection) -> None:
         mine = self.users.setdefault(conn.user_id, set())
         if not mine:
             await self._add(user_group(conn.user_id))
@@ -448,7 +469,11 @@ class Fanout:
             if feed is not None:
                 async with feed.lock:
                     self._drop_slow(feed)
-                    await self._send_all(feed, {"type": "websocket.send", "text": event["text"]})
+                    frame = {"type": "websocket.send", "text": event["text"]}
+                    await self._send_all(feed.conns, frame, skip_user=event.get("skip_user"))
+        elif kind == "chat.user":
+            frame = {"type": "websocket.send", "text": event["text"]}
+            await self._send_all(self.users.get(event.get("user_id"), ()), frame)
         elif kind == "chat.close":
             await self._close(event)
 
@@ -479,9 +504,16 @@ class Fanout:
                 conn.last_seq = seq
                 await conn.put(frame)
 
-    async def _send_all(self, feed: RoomFeed, frame: dict[str, Any]) -> None:
-        for conn in tuple(feed.conns):
-            await conn.put(frame)
+    async def _send_all(
+        self, conns: Iterable[Connection], frame: dict[str, Any], *, skip_user: int | None = None
+    ) -> None:
+        for conn in tuple(conns):
+            if conn.user_id == skip_user:
+                continue
+            if conn.behind():
+                self.cut(conn)
+            else:
+                await conn.put(frame)
 
     def _drop_slow(self, feed: RoomFeed) -> None:
         """Disconnect the room's sockets that fell SEND_BUFFER_BYTES behind. Closing may

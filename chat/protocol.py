@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -46,10 +46,14 @@ def normalize_slug(raw: object) -> str | None:
 # --- client to server -------------------------------------------------------------------
 
 
+# Each parsed command has the `name` of its registry entry (chat/commands.py).
+
+
 @dataclass(frozen=True, slots=True)
 class Post:
     body: str
     client_id: str | None = None
+    name = "message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +61,12 @@ class History:
     before: int | None
     after: int | None
     limit: int
+    name = "history"
 
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    pass
+    name = "ping"
 
 
 # Moderation commands (docs: "Moderation"). A refusal is an `error` frame; success is an
@@ -70,9 +75,6 @@ REASON_MAX = 500
 MINUTES_MAX = 366 * 24 * 60
 MUTE_DEFAULT_MINUTES = 10
 USER_ACTIONS = ("mute", "unmute", "ban", "unban", "kick")
-# An error answering one of these names it in "command", so a client can tell it from the
-# answer to a pending history request.
-MODERATION_TYPES = frozenset({"delete", "report", "room_settings", *USER_ACTIONS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
     except ChatError as err:
         if _valid_client_id(client_id):
             err.extra.setdefault("client_id", client_id)
-        if isinstance(kind, str) and kind in MODERATION_TYPES:
+        if isinstance(kind, str) and kind in NAMES_COMMAND:
             err.extra.setdefault("command", kind)
         raise
     except Exception as exc:
@@ -142,61 +144,100 @@ def parse_frame(text: str | None, data: bytes | None = None) -> Command:
         raise bad_request("That command could not be read.") from exc
 
 
+Parser = Callable[[dict[str, Any]], Command]
+# Every client command's parser, by "type" (chat/commands.py maps the same names to their
+# handlers and checks at import that the two agree). `NAMES_COMMAND`: an error answering
+# one of these names it in "command", so a client can tell it from the answer to a pending
+# history request.
+PARSERS: dict[str, Parser] = {}
+NAMES_COMMAND: set[str] = set()
+
+
+def parser(*names: str, names_command: bool = False) -> Callable[[Parser], Parser]:
+    def register(parse: Parser) -> Parser:
+        for name in names:
+            PARSERS[name] = parse
+            if names_command:
+                NAMES_COMMAND.add(name)
+        return parse
+
+    return register
+
+
 def _parse_command(obj: dict[str, Any]) -> Command:
     kind = obj.get("type")
     if not isinstance(kind, str):
-        # Checked first: a "type" that is an object or a list is unhashable, and every
-        # comparison below must see a string.
+        # Checked first: a "type" that is an object or a list is unhashable.
         raise bad_request('A command needs a "type" string.')
-    if kind == "message":
-        body = obj.get("body")
-        if not isinstance(body, str):
-            raise bad_request('"body" must be a string.')
-        client_id = obj.get("client_id")
-        if client_id is not None and not _valid_client_id(client_id):
-            raise bad_request(f'"client_id" must be a string of 1 to {CLIENT_ID_MAX} characters.')
-        return Post(body=body, client_id=client_id)
-    if kind == "history":
-        before, after = obj.get("before"), obj.get("after")
-        if before is not None and after is not None:
-            raise bad_request('Give "before" or "after", not both.')
-        for name, value in (("before", before), ("after", after)):
-            if value is not None and not _is_int(value, minimum=0):
-                raise bad_request(f'"{name}" must be a whole number of 0 or more.')
-        limit = obj.get("limit", HISTORY_DEFAULT)
-        if not _is_int(limit, minimum=1) or limit > HISTORY_MAX:
-            raise bad_request(f'"limit" must be a whole number from 1 to {HISTORY_MAX}.')
-        return History(before=before, after=after, limit=limit)
-    if kind == "ping":
-        return Ping()
-    if kind in ("delete", "report"):
-        seq = obj.get("seq")
-        if not _is_int(seq, minimum=1):
-            raise bad_request('"seq" must be a message number (1 or more).')
-        reason = _reason(obj, required=kind == "report")
-        return (
-            Delete(seq=seq, reason=reason) if kind == "delete" else Report(seq=seq, reason=reason)
-        )
-    if kind in USER_ACTIONS:
-        user = obj.get("user")
-        if not isinstance(user, str) or not 0 < len(user) <= 150 or not storable(user):
-            raise bad_request('"user" must be a username.')
-        minutes = obj.get("minutes")
-        if kind == "mute" and minutes is None:
-            minutes = MUTE_DEFAULT_MINUTES
-        if minutes is not None and (not _is_int(minutes, minimum=1) or minutes > MINUTES_MAX):
-            raise bad_request(f'"minutes" must be a whole number from 1 to {MINUTES_MAX}.')
-        return Moderate(action=kind, user=user, minutes=minutes, reason=_reason(obj))
-    if kind == "room_settings":
-        locked, slow_mode = obj.get("locked"), obj.get("slow_mode")
-        if locked is not None and not isinstance(locked, bool):
-            raise bad_request('"locked" must be true or false.')
-        if slow_mode is not None and (not _is_int(slow_mode, minimum=0) or slow_mode > 3600):
-            raise bad_request('"slow_mode" must be a whole number of seconds from 0 to 3600.')
-        if locked is None and slow_mode is None:
-            raise bad_request('Give "locked" or "slow_mode".')
-        return RoomSettings(locked=locked, slow_mode=slow_mode)
-    raise bad_request(f"Unknown command type {kind[:40]!r}.")
+    parse = PARSERS.get(kind)
+    if parse is None:
+        raise bad_request(f"Unknown command type {kind[:40]!r}.")
+    return parse(obj)
+
+
+@parser("message")
+def _parse_post(obj: dict[str, Any]) -> Post:
+    body = obj.get("body")
+    if not isinstance(body, str):
+        raise bad_request('"body" must be a string.')
+    client_id = obj.get("client_id")
+    if client_id is not None and not _valid_client_id(client_id):
+        raise bad_request(f'"client_id" must be a string of 1 to {CLIENT_ID_MAX} characters.')
+    return Post(body=body, client_id=client_id)
+
+
+@parser("history")
+def _parse_history(obj: dict[str, Any]) -> History:
+    before, after = obj.get("before"), obj.get("after")
+    if before is not None and after is not None:
+        raise bad_request('Give "before" or "after", not both.')
+    for name, value in (("before", before), ("after", after)):
+        if value is not None and not _is_int(value, minimum=0):
+            raise bad_request(f'"{name}" must be a whole number of 0 or more.')
+    limit = obj.get("limit", HISTORY_DEFAULT)
+    if not _is_int(limit, minimum=1) or limit > HISTORY_MAX:
+        raise bad_request(f'"limit" must be a whole number from 1 to {HISTORY_MAX}.')
+    return History(before=before, after=after, limit=limit)
+
+
+@parser("ping")
+def _parse_ping(obj: dict[str, Any]) -> Ping:
+    return Ping()
+
+
+@parser("delete", "report", names_command=True)
+def _parse_message_action(obj: dict[str, Any]) -> Delete | Report:
+    seq = obj.get("seq")
+    if not _is_int(seq, minimum=1):
+        raise bad_request('"seq" must be a message number (1 or more).')
+    if obj["type"] == "delete":
+        return Delete(seq=seq, reason=_reason(obj))
+    return Report(seq=seq, reason=_reason(obj, required=True))
+
+
+@parser(*USER_ACTIONS, names_command=True)
+def _parse_user_action(obj: dict[str, Any]) -> Moderate:
+    kind, user = obj["type"], obj.get("user")
+    if not isinstance(user, str) or not 0 < len(user) <= 150 or not storable(user):
+        raise bad_request('"user" must be a username.')
+    minutes = obj.get("minutes")
+    if kind == "mute" and minutes is None:
+        minutes = MUTE_DEFAULT_MINUTES
+    if minutes is not None and (not _is_int(minutes, minimum=1) or minutes > MINUTES_MAX):
+        raise bad_request(f'"minutes" must be a whole number from 1 to {MINUTES_MAX}.')
+    return Moderate(action=kind, user=user, minutes=minutes, reason=_reason(obj))
+
+
+@parser("room_settings", names_command=True)
+def _parse_room_settings(obj: dict[str, Any]) -> RoomSettings:
+    locked, slow_mode = obj.get("locked"), obj.get("slow_mode")
+    if locked is not None and not isinstance(locked, bool):
+        raise bad_request('"locked" must be true or false.')
+    if slow_mode is not None and (not _is_int(slow_mode, minimum=0) or slow_mode > 3600):
+        raise bad_request('"slow_mode" must be a whole number of seconds from 0 to 3600.')
+    if locked is None and slow_mode is None:
+        raise bad_request('Give "locked" or "slow_mode".')
+    return RoomSettings(locked=locked, slow_mode=slow_mode)
 
 
 def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
@@ -276,6 +317,22 @@ def room_data(room: Room) -> dict[str, Any]:
         "locked": room.locked,
         "slow_mode": room.slow_mode_seconds,
     }
+
+
+def room_summary(room: Room) -> dict[str, Any]:
+    """A room in the user's room list (the home socket's `hello`, `rooms`)."""
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "private": False,
+        "dm": False,
+        "last_seq": room.last_seq,
+    }
+
+
+def hello_frame(username: str, rooms: Iterable[Room]) -> str:
+    """The home socket's first frame: who you are and the rooms you can see."""
+    return encode({"type": "hello", "user": username, "rooms": [room_summary(r) for r in rooms]})
 
 
 def message_frame(message: Message) -> str:

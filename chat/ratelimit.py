@@ -177,3 +177,15 @@ def take_sync(key: str, *, burst: float, per_second: float, detail: str) -> None
         return
     if wait > 0:
         raise RateLimited(detail, retry_after=math.ceil(wait * 10) / 10)
+
+
+def take_post(user_id: int) -> None:
+    """A post (or a report) of `user_id` takes a token: CHAT_RATE_LIMIT_BURST, then
+    CHAT_RATE_LIMIT_PER_SECOND; raises RateLimited past it."""
+    burst, rate = _config()
+    take_sync(
+        f"user:{user_id}",
+        burst=burst,
+        per_second=rate,
+        detail="You are sending messages too fast; wait a moment.",
+    )

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.urls import re_path
 
-from .consumers import ChatConsumer
+from .consumers import ChatConsumer, HomeConsumer
 
 
 async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -15,6 +15,7 @@ async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 websocket_urlpatterns = [
+    re_path(r"^ws/chat/?$", HomeConsumer.as_asgi()),
     re_path(r"^ws/chat/(?P<room>[^/]*)/?$", ChatConsumer.as_asgi()),
     re_path(r"", refuse),
 ]

@@ -3,11 +3,13 @@ costs the same at the end of a room of a million messages as of a thousand."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import permissions
+from . import permissions, protocol
 from .models import Message, Room
 
 Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
@@ -83,3 +85,48 @@ def last_seq(slug: str) -> int | None:
 def last_seqs(slugs: list[str]) -> dict[str, int]:
     """Each room's last seq, in one query (the fan-out's periodic catch-up)."""
     return dict(Room.objects.filter(slug__in=slugs).values_list("slug", "last_seq"))
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What a socket's welcome carries (chat.protocol.welcome_frame builds it)."""
+
+    messages: list[Message]
+    has_more: bool
+    has_more_after: bool | None  # only on a resume
+    last_seq: int
+    moderator: bool
+    deleted: list[int]  # on a resume: deleted seqs among the RESUME_MAX at or below since
+
+
+def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | None:
+    """The welcome's rules (docs/protocol.md, Resume): the latest page, or on a resume what
+    came after `since` and the deletions below it; None when the user may not enter (a ban
+    that committed after the handshake's check: this runs once the socket is subscribed, so
+    such a ban is seen here or its close event reaches the socket)."""
+    member = permissions.membership(room, user)
+    if member is not None and member.is_banned(timezone.now()):
+        return None
+    last = last_seq(room.slug) or 0
+    deleted: list[int] = []
+    if since is None:
+        rows, has_more = messages_before(room, None, protocol.WELCOME_PAGE)
+        rows, cut = protocol.fit_frame(rows, keep_newest=True)
+        has_more, more_after = has_more or cut, None
+    else:
+        rows, more_after = messages_after(room, since, protocol.RESUME_MAX)
+        rows, cut = protocol.fit_frame(rows, keep_newest=False)
+        more_after = more_after or cut
+        has_more = since > 0 or (bool(rows) and rows[0].seq > 1)
+        deleted = deleted_seqs(room, since - protocol.RESUME_MAX, since)
+    if rows and rows[-1].seq > last:
+        last = rows[-1].seq  # a post committed between the two reads
+    moderator = permissions.rank(room, user, member) >= permissions.MODERATOR
+    return Welcome(rows, has_more, more_after, last, moderator, deleted)
+
+
+def room_summaries(user: AbstractBaseUser, limit: int = 200) -> list[Room]:
+    """The rooms the home socket's `hello` lists: the rooms `user` can see (every public
+    room: private ones come with the private-rooms work), most recently active first, at
+    most `limit`."""
+    return list(rooms_with_stats()[:limit])

@@ -11,7 +11,14 @@ One module per concern: rooms, messages (the write path of a post), moderation, 
 
 from .accounts import deactivate_user, disconnect_user
 from .base import Service, emit, service
-from .messages import Outcome, PostResult, clean_body, post_message, post_messages
+from .messages import (
+    Outcome,
+    PostResult,
+    clean_body,
+    not_stored,
+    post_message,
+    post_messages,
+)
 from .moderation import (
     ban_user,
     delete_message,
@@ -44,6 +51,7 @@ __all__ = [
     "kick_user",
     "mute_user",
     "new_room",
+    "not_stored",
     "open_room",
     "post_message",
     "post_messages",

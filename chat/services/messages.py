@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import fanout, permissions, protocol
+from .. import fanout, permissions, protocol, ratelimit
 from ..errors import (
     BadRequest,
     ChatError,
@@ -21,6 +21,7 @@ from ..errors import (
     Forbidden,
     RateLimited,
     TooLong,
+    Unavailable,
 )
 from ..models import Message, Room
 from .base import emit, service
@@ -52,12 +53,19 @@ def clean_body(body: str) -> str:
 
 @service
 def post_message(
-    *, room: Room, user: AbstractBaseUser, body: str, client_id: str | None = None
+    *,
+    room: Room,
+    user: AbstractBaseUser,
+    body: str,
+    client_id: str | None = None,
+    rate_limit: bool = False,
 ) -> PostResult:
     """Store one message with the room's next seq, then broadcast it. Raises ChatError when
     it is refused. A resend of a stored client_id returns the stored message (created
-    False) and stores nothing."""
-    [outcome] = post_messages(room=room, user=user, posts=[protocol.Post(body, client_id)])
+    False) and stores nothing. Not rate-limited unless asked (seeds, the admin, scripts)."""
+    [outcome] = post_messages(
+        room=room, user=user, posts=[protocol.Post(body, client_id)], rate_limit=rate_limit
+    )
     if isinstance(outcome, ChatError):
         raise outcome
     return outcome
@@ -65,7 +73,7 @@ def post_message(
 
 @service
 def post_messages(
-    *, room: Room, user: AbstractBaseUser, posts: Sequence[protocol.Post]
+    *, room: Room, user: AbstractBaseUser, posts: Sequence[protocol.Post], rate_limit: bool = True
 ) -> list[Outcome]:
     """Store one user's posts in one transaction (group commit), then broadcast them.
 
@@ -75,7 +83,8 @@ def post_messages(
     (created False for a resend of a stored client_id), or the ChatError refusing it.
 
     The room row is locked for the transaction (SQLite: BEGIN IMMEDIATE locks the whole
-    database), so seqs are gapless and follow commit order.
+    database), so seqs are gapless and follow commit order. With `rate_limit` (what a
+    socket or an API call gets), each post takes a token of the user's bucket first.
     """
     outcomes: list[Outcome | None] = [None] * len(posts)
     bodies: dict[int, str] = {}
@@ -84,6 +93,8 @@ def post_messages(
             bodies[i] = clean_body(post.body)
         except ChatError as err:
             outcomes[i] = err
+    if rate_limit and bodies:
+        _take_tokens(room, user, posts, bodies, outcomes)
     if not bodies:
         return _done(outcomes)
     try:
@@ -104,6 +115,37 @@ def post_messages(
     messages = [(r.message.seq, r.frame) for r in stored]
     emit(fanout.messages_event(room.slug, messages))
     return _done(outcomes)
+
+
+def _take_tokens(
+    room: Room,
+    user: AbstractBaseUser,
+    posts: Sequence[protocol.Post],
+    bodies: dict[int, str],
+    outcomes: list[Outcome | None],
+) -> None:
+    """The per-user rate limit (chat/ratelimit.py, shared by every process, socket and API
+    call): a post over it is refused, unless it is the resend of a stored client_id, which
+    is no new message, so a client resending its outbox after a reconnect is answered at
+    once (the resend is found in the transaction)."""
+    refused: dict[int, ChatError] = {}
+    for i in list(bodies):
+        try:
+            ratelimit.take_post(user.pk)
+        except RateLimited as err:
+            refused[i] = err
+    if not refused:
+        return
+    stored = _find_resends(room, user, [posts[i].client_id for i in refused])
+    for i, err in refused.items():
+        if posts[i].client_id not in stored:
+            outcomes[i] = err
+            del bodies[i]
+
+
+def not_stored() -> ChatError:
+    """The answer to a post the database could not store."""
+    return Unavailable("The message could not be stored; retry with the same client_id.")
 
 
 def _store(

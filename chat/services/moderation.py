@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .. import fanout, permissions, protocol
+from .. import fanout, permissions, protocol, ratelimit
 from ..errors import (
     BadRequest,
     ChatError,
@@ -313,10 +313,11 @@ def delete_room(*, room: Room, actor: AbstractBaseUser, reason: str = "") -> Non
 @service
 def report_message(*, room: Room, reporter: AbstractBaseUser, seq: int, reason: str) -> Report:
     """Queue a report of message `seq` for the moderators. Reporting it again changes
-    nothing."""
+    nothing. A report takes a token of the reporter's rate limit, as a post does."""
     reason = reason.strip()[: protocol.REASON_MAX]
     if not reason:
         raise BadRequest("Say why you report this message.")
+    ratelimit.take_post(reporter.pk)
     message = Message.objects.filter(room_id=room.pk, seq=seq).first()
     if message is None or message.deleted_at is not None:
         raise BadRequest(f"There is no message {seq} in this room.")
