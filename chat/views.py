@@ -6,27 +6,37 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from . import permissions, protocol, selectors, services
 from .errors import ChatError
 from .forms import RoomForm
+from .models import Room
+
+ROOMS_PER_PAGE = 50
 
 
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
-    """The room list, and the form that creates (or opens) a room by name."""
+    """The room list, a page at a time, and the form that creates a room (a POST: a GET
+    never creates anything)."""
     form = RoomForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            room = services.create_room(slug=form.cleaned_data["name"], user=request.user)
-        except ChatError as err:  # the form checked the slug already; be safe anyway
-            form.add_error("name", err.detail)
+            room = services.new_room(user=request.user, title=form.cleaned_data["title"])
+        except ChatError as err:  # rate_limited, or unavailable
+            form.add_error("title", ValidationError(err.detail, code=err.code))
         else:
             return redirect("chat:room", room=room.slug)
-    rooms = selectors.rooms_with_stats()
-    return render(request, "chat/index.html", {"form": form, "rooms": rooms})
+    # Django's Paginator: one COUNT and one LIMIT/OFFSET page on the (last_activity) index.
+    rooms = Paginator(selectors.rooms_with_stats(), ROOMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    status = 429 if form.has_error("title", "rate_limited") else 200
+    return render(request, "chat/index.html", {"form": form, "rooms": rooms}, status=status)
 
 
 @login_required
@@ -36,8 +46,12 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         raise Http404("No such room.")
     if slug != room:
         return redirect("chat:room", room=slug)  # one canonical, lowercase URL per room
-    chat_room = services.open_room(slug=slug, user=request.user)
-    if chat_room is None:
+    chat_room = selectors.get_room(slug)
+    if chat_room is None and settings.CHAT_AUTO_CREATE_ROOMS:
+        # The tutorial's behaviour: the page's socket creates the room (a GET creates
+        # nothing); until then the page shows it empty, titled from its slug.
+        chat_room = Room(slug=slug, title=services.title_for(slug))
+    if chat_room is None or not selectors.may_enter(chat_room, request.user):
         raise Http404("No such room.")
     messages, has_more = selectors.messages_before(chat_room, None, protocol.WELCOME_PAGE)
     config = {
