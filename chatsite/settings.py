@@ -180,7 +180,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: channels-redis when REDIS_URL (or REDIS_SENTINELS) is set, else
 # in-process memory. See docs/deployment.md for why the pub/sub layer is the default.
 CHANNEL_LAYERS = {"default": channel_layer_from_env(os.environ)}
-CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or "chat"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
