@@ -54,11 +54,19 @@ def staff_flags(user: AbstractBaseUser) -> tuple[bool, bool] | None:
     return get_user_model().objects.filter(pk=user.pk).values_list("is_staff", "is_active").first()
 
 
-def can_moderate(room: Room, user: AbstractBaseUser) -> bool:
-    """The selector for templates and views: may `user` moderate `room`?"""
-    return user.is_authenticated and rank(room, user) >= MODERATOR
+def can_moderate(room: Room, user: AbstractBaseUser, member: Membership | None = None) -> bool:
+    """The one moderator check: may `user` moderate `room`? (pass `member` when loaded)"""
+    return user.is_authenticated and rank(room, user, member) >= MODERATOR
 
 
-def is_banned(room: Room, user: AbstractBaseUser, now: datetime) -> bool:
-    member = membership(room, user)
-    return member is not None and member.is_banned(now)
+_UNKNOWN = object()
+
+
+def is_banned(
+    room: Room, user: AbstractBaseUser, now: datetime, member: Membership | object | None = _UNKNOWN
+) -> bool:
+    """The one ban check: is `user` banned from `room` at `now`? Pass `member` (None: no
+    row) when it is loaded already."""
+    if member is _UNKNOWN:
+        member = membership(room, user)
+    return member is not None and member.is_banned(now)  # type: ignore[union-attr]

@@ -105,7 +105,7 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
     that committed after the handshake's check: this runs once the socket is subscribed, so
     such a ban is seen here or its close event reaches the socket)."""
     member = permissions.membership(room, user)
-    if member is not None and member.is_banned(timezone.now()):
+    if permissions.is_banned(room, user, timezone.now(), member):
         return None
     last = last_seq(room.slug) or 0
     deleted: list[int] = []
@@ -121,7 +121,7 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
         deleted = deleted_seqs(room, since - protocol.RESUME_MAX, since)
     if rows and rows[-1].seq > last:
         last = rows[-1].seq  # a post committed between the two reads
-    moderator = permissions.rank(room, user, member) >= permissions.MODERATOR
+    moderator = permissions.can_moderate(room, user, member)
     return Welcome(rows, has_more, more_after, last, moderator, deleted)
 
 

@@ -231,7 +231,7 @@ def _post_refusal(
     mode) or None, and whether slow mode applies to them. Runs under the room lock, so two
     tabs of one user cannot both slip through."""
     member = permissions.membership(room, user)
-    if member is not None and member.is_banned(now):
+    if permissions.is_banned(room, user, now, member):
         return Forbidden("You are banned from this room."), False
     if member is not None and member.is_muted(now):
         until = member.muted_until
@@ -239,7 +239,7 @@ def _post_refusal(
             f"You are muted in this room until {until:%Y-%m-%d %H:%M} UTC.",
             until=until.isoformat(),
         ), False
-    if not (locked or slow_mode) or permissions.rank(room, user, member) >= permissions.MODERATOR:
+    if not (locked or slow_mode) or permissions.can_moderate(room, user, member):
         return None, False
     if locked:
         return Forbidden("This room is locked: only moderators can post."), False
