@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from . import permissions, protocol, selectors, services
+from . import commands, permissions, protocol, selectors, services
 from .errors import ChatError
 from .forms import RoomForm
 from .models import Room
@@ -61,6 +61,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # Staff, the room's owner and its moderators (chat.permissions) get the controls.
         "is_moderator": permissions.can_moderate(chat_room, request.user),
+        # The commands this user may send here, from the registry (the page's controls).
+        "commands": commands.page_commands(permissions.rank(chat_room, request.user)),
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from chat import services
+from chat import commands, services
 from chat.models import Room
 from tests.conftest import make_user
 
@@ -294,6 +294,7 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "ws_path": "/ws/chat/lobby/",
         "max_length": 4000,
         "is_moderator": True,  # alice created the room: its owner moderates it
+        "commands": sorted(commands.REGISTRY),  # and may send every command
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
@@ -309,6 +310,14 @@ def test_staff_is_moderator(client_alice, alice):
     alice.save()
     page = client_alice.get("/chat/lobby/").content.decode()
     assert _json_script(page, "chat-config")["is_moderator"] is True
+
+
+def test_a_member_is_offered_only_member_commands(client_alice, alice):
+    bob = make_user("bob", PASSWORD)
+    services.create_room(slug="theirs", user=bob)
+    config = _json_script(client_alice.get("/chat/theirs/").content.decode(), "chat-config")
+    assert config["is_moderator"] is False
+    assert config["commands"] == ["delete", "history", "message", "ping", "report"]
 
 
 def test_message_bodies_are_escaped_everywhere(client_alice, alice):
