@@ -4,9 +4,13 @@ whether or not the address has an account (finding 14)."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import re
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -15,6 +19,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.test import Client, override_settings
 
+from tests import live
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -297,3 +302,45 @@ def test_reset_mail_failure_is_logged_not_shown(caplog, monkeypatch):
     # same "check your inbox" as for any address.
     assert "Failed to send password reset email" in caplog.text
     assert "no mail server" in caplog.text
+
+
+# --- the lockout through a real daphne process (Django's async handler path) ------------
+
+
+def live_login_status(base_url: str, username: str, password: str) -> int:
+    """Post the login form as a browser does; the status of the answer (no redirects)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    page = opener.open(f"{base_url}/accounts/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    request = urllib.request.Request(
+        f"{base_url}/accounts/login/",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Referer": f"{base_url}/accounts/login/"},
+    )
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        body = err.read().decode()
+        assert err.code != 429 or "Too many failed login attempts" in body, body[:500]
+        return err.code
+
+
+@pytest.mark.e2e
+def test_live_server_locks_out_and_lets_others_in(live_env, live_server_factory):
+    live.create_user(live_env, "alice", PASSWORD)
+    live.create_user(live_env, "bob", PASSWORD)
+    server = live_server_factory()
+    for _ in range(LIMIT - 1):
+        assert live_login_status(server.url, "alice", "wrong") == 200
+    assert live_login_status(server.url, "alice", "wrong") == 429
+    assert live_login_status(server.url, "alice", PASSWORD) == 429
+    assert live_login_status(server.url, "bob", PASSWORD) == 302  # same address, other name
+    assert live.login(server.url, "bob", PASSWORD).startswith("sessionid=")  # tests/live.py's
