@@ -19,8 +19,6 @@ from chatsite.auth import SessionAuthMiddleware
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": OriginValidator(
-            SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": OriginValidator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
