@@ -59,9 +59,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
         finally:
             # Also when a bug of ours ends the consumer: a dead socket must not stay in the
             # fan-out (leave is idempotent; disconnect() has normally called it already).
+            # Synchronous, so it holds even while the task is being cancelled (shutdown).
             if self.conn is not None:
                 self.conn.abandon()
-                await get_fanout().leave(self.conn)
+                get_fanout().evict(self.conn)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first closes stale DB connections in a thread hop; every
@@ -194,7 +195,7 @@ class ChatConsumer(SocketConsumer):
             await get_fanout().join(self.conn, self._send_welcome)
         except ChatError:
             # banned while the handshake ran (see selectors.welcome)
-            await self.close(code=CloseCode.REMOVED)
+            await self.close(code=int(CloseCode.REMOVED))  # autobahn wants a plain int
             return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 

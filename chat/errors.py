@@ -21,7 +21,9 @@ class ErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """Close codes after the handshake (1009 and 1011 are the WebSocket standard's)."""
+    """Close codes after the handshake (1009 and 1011 are the WebSocket standard's). Pass
+    `int(code)` across the ASGI and channel-layer boundaries: autobahn (daphne) refuses a
+    close code whose type is not exactly int, and msgpack cannot pack an IntEnum."""
 
     REMOVED = 4403  # banned, kicked, removed, logged out, session ended
     ROOM_DELETED = 4404

@@ -83,7 +83,8 @@ def close_event(*, code: int, user_id: int | None = None, room: str | None = Non
     if room is None and user_id is None:
         raise ValueError("close_event needs a user or a room")
     group = room_group(room) if room is not None else user_group(user_id)  # type: ignore[arg-type]
-    return group, {"type": "chat.close", "room": room, "user_id": user_id, "code": code}
+    # int(): the layer's msgpack and daphne's autobahn take a plain int, not an IntEnum.
+    return group, {"type": "chat.close", "room": room, "user_id": user_id, "code": int(code)}
 
 
 async def publish(events: list[Event]) -> None:
@@ -271,7 +272,7 @@ class Fanout:
         """Add a socket to its room. `welcome` sends the welcome frame and returns the last
         seq it covered; it runs with the room's deliveries held back."""
         await self._start()
-        conn.on_failure = self._evict
+        conn.on_failure = self.evict
         while True:
             feed = self.rooms.setdefault(conn.room, RoomFeed(conn.room))
             async with feed.lock:
@@ -294,7 +295,7 @@ class Fanout:
         """Add a home socket (no room: it gets the user's stream only). `hello` sends its
         first frame before any frame of the stream can reach it."""
         await self._start()
-        conn.on_failure = self._evict
+        conn.on_failure = self.evict
         await hello()
         await self._add_user(conn)
 
@@ -328,7 +329,7 @@ class Fanout:
                 del self.users[conn.user_id]
                 await self._discard(user_group(conn.user_id))
 
-    def _evict(self, conn: Connection) -> None:
+    def evict(self, conn: Connection) -> None:
         """A send to `conn` failed: no later frame of any delivery goes to it (delivery loops
         skip closed sockets), and it leaves its room and user now, not when (or if) its
         consumer's disconnect runs."""
@@ -524,7 +525,7 @@ class Fanout:
 
     async def _disconnect(self, conn: Connection, code: int) -> None:
         try:
-            await conn.send({"type": "websocket.close", "code": code})
+            await conn.send({"type": "websocket.close", "code": int(code)})
         except Exception:
             log.debug("close of socket in room %s failed; it is gone already", conn.room)
         await self.leave(conn)
