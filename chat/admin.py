@@ -86,12 +86,14 @@ class ModerationForm(forms.Form):
             del self.fields["room"]
 
 
-USER_SERVICES = {
-    "ban": (services.ban_user, "Banned"),
-    "mute": (services.mute_user, "Muted"),
-    "kick": (services.kick_user, "Kicked"),
-    "unban": (services.unban_user, "Unbanned"),
-    "unmute": (services.unmute_user, "Unmuted"),
+# What the admin's message says once an action on users is done (the actions themselves
+# are services.USER_ACTIONS, as for every other entry point).
+DONE = {
+    "ban": "Banned",
+    "mute": "Muted",
+    "kick": "Kicked",
+    "unban": "Unbanned",
+    "unmute": "Unmuted",
 }
 
 
@@ -108,10 +110,10 @@ def moderate_users(
     (room, user) that `targets(cleaned_data)` gives."""
     form = ModerationForm(request.POST if "apply" in request.POST else None, with_room=with_room)
     if form.is_valid():
-        fn, done = USER_SERVICES[verb]
+        fn, done = services.USER_ACTIONS[verb], DONE[verb]
         data = form.cleaned_data
         extra: dict[str, Any] = {}
-        if verb in ("ban", "mute") and data["minutes"]:
+        if verb in services.TIMED_ACTIONS and data["minutes"]:
             extra["minutes"] = data["minutes"]
 
         def act(pair: tuple[Room, Any]) -> None:
@@ -144,7 +146,7 @@ def action_form_page(
 def _user_actions(with_room: bool, pairs: Callable[..., list[tuple[Room, Any]]]) -> list[Any]:
     """ban/mute/kick/unban/unmute admin actions for a list of users or of messages."""
     actions = []
-    for verb in USER_SERVICES:
+    for verb in DONE:
 
         def action(modeladmin, request, queryset, verb=verb):  # type: ignore[no-untyped-def]
             return moderate_users(

@@ -105,20 +105,11 @@ async def report(sock: Socket, command: protocol.Report) -> None:
     await sock.answer(protocol.ok_frame("report", seq=command.seq))
 
 
-USER_ACTIONS: dict[str, services.Service[..., Any]] = {
-    "mute": services.mute_user,
-    "unmute": services.unmute_user,
-    "ban": services.ban_user,
-    "unban": services.unban_user,
-    "kick": services.kick_user,
-}
-
-
 async def user_action(sock: Socket, command: protocol.Moderate) -> None:
     kwargs: dict[str, Any] = {"room": sock.room, "actor": sock.user, "user": command.user}
-    if command.action in ("mute", "ban"):
+    if command.action in services.TIMED_ACTIONS:
         kwargs["minutes"] = command.minutes
-    await USER_ACTIONS[command.action].acall(**kwargs, reason=command.reason)
+    await services.USER_ACTIONS[command.action].acall(**kwargs, reason=command.reason)
     await sock.answer(protocol.ok_frame(command.action, user=command.user))
 
 
@@ -139,7 +130,7 @@ REGISTRY: dict[str, Command] = {
         Command("ping", ping, home=True),
         Command("delete", delete),  # the author, or a moderator (the service decides)
         Command("report", report),
-        *(Command(name, user_action, rank=permissions.MODERATOR) for name in USER_ACTIONS),
+        *(Command(name, user_action, rank=permissions.MODERATOR) for name in protocol.USER_ACTIONS),
         Command("room_settings", room_settings, rank=permissions.MODERATOR),
     )
 }

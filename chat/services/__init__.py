@@ -20,6 +20,8 @@ from .messages import (
     post_messages,
 )
 from .moderation import (
+    TIMED_ACTIONS,
+    USER_ACTIONS,
     ban_user,
     delete_message,
     delete_room,
@@ -35,7 +37,9 @@ from .moderation import (
 from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
 
 __all__ = [
+    "TIMED_ACTIONS",
     "TITLE_MAX",
+    "USER_ACTIONS",
     "Outcome",
     "PostResult",
     "Service",

@@ -353,3 +353,16 @@ def resolve_report(*, report: Report, actor: AbstractBaseUser, note: str = "") -
             detail=report.reason[:200],
         )
     return report
+
+
+# The actions on a user, by their protocol name (chat.protocol.USER_ACTIONS), for every
+# entry point (the command registry, the admin); TIMED ones take `minutes`.
+USER_ACTIONS = {
+    "mute": mute_user,
+    "unmute": unmute_user,
+    "ban": ban_user,
+    "unban": unban_user,
+    "kick": kick_user,
+}
+TIMED_ACTIONS = frozenset({"mute", "ban"})
+assert set(USER_ACTIONS) == set(protocol.USER_ACTIONS)
