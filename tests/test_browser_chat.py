@@ -154,7 +154,8 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
     server = live_server_factory()
     owner, guest = new_page(), new_page()
     signup(owner, server.url, "owner")
-    open_room(owner, server.url, "den")  # the first visitor creates and owns the room (lobby, made by migrate, has no owner)
+    # The first visitor creates and owns the room (lobby, made by migrate, has no owner).
+    open_room(owner, server.url, "den")
     send(owner, "first")
     expect_message(owner, "first")
     signup(guest, server.url, "guest")
