@@ -12,6 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# The sign-up form's validators accept it; tests/test_csp_browser.py imports it from here.
+from tests.support.accounts import PASSWORD
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -22,7 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 30_000  # generous: two shared cores, several browsers at once
-PASSWORD = "s3cret-Passw0rd!"
 
 
 def _unavailable(reason: str) -> None:

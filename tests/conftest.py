@@ -13,8 +13,11 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
 from django.test import Client
+
+# make_user is tests/support/accounts.py's; still imported from here by
+# tests/test_accounts.py and tests/test_http_security.py.
+from tests.support.accounts import make_user  # noqa: F401
 
 TIMEOUT = 5
 
@@ -52,10 +55,6 @@ def auto_create_rooms(settings) -> None:
     """Most tests chat in rooms made by their first visit, as in the tutorial (the setting's
     default is off: rooms are created on purpose); the tests of that default turn it off."""
     settings.CHAT_AUTO_CREATE_ROOMS = True
-
-
-def make_user(username: str, password: str = "pw-for-tests-123", **extra: Any):
-    return get_user_model().objects.create_user(username=username, password=password, **extra)
 
 
 def session_cookie(user) -> str:
@@ -136,7 +135,7 @@ def live_env(tmp_path, request):
     embedded default; on the production stack (DATABASE_URL is PostgreSQL, as in tests/run.sh's
     second pass) a PostgreSQL database of the test's own, plus REDIS_URL with a channel-layer
     prefix of the test's own."""
-    from tests.live import base_env
+    from tests.support.processes import base_env
 
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         from tests import stack
@@ -158,7 +157,7 @@ def live_env(tmp_path, request):
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
     """A migrated SQLite file for live_env to copy."""
-    from tests.live import base_env, manage
+    from tests.support.processes import base_env, manage
 
     path = tmp_path_factory.mktemp("sqlite-template") / "live.sqlite3"
     manage(base_env(DATABASE_URL=f"sqlite:///{path}"), "migrate", "--noinput")
@@ -171,7 +170,7 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture
 def live_server_factory(live_env, tmp_path):
     """live_server_factory(env=None) -> started LiveServer; all are stopped at the end."""
-    from tests.live import LiveServer
+    from tests.support.processes import LiveServer
 
     servers: list[LiveServer] = []
 
@@ -219,7 +218,7 @@ def pg_template(tmp_path_factory):
     """A migrated PostgreSQL database to copy (CREATE DATABASE ... TEMPLATE takes a
     fraction of a second; migrating takes seconds)."""
     from tests import stack
-    from tests.live import base_env, manage
+    from tests.support.processes import base_env, manage
 
     stack.require_postgres()
     name = stack.unique_name("tpl")
@@ -246,9 +245,9 @@ def pg_database(pg_template, request) -> str:
 def redis_server(tmp_path):
     """A redis-server of this test's own (free port, no persistence), which the test may
     kill and restart."""
-    from tests.stack import RedisServer
+    from tests.stack import start_redis
 
-    server = RedisServer(tmp_path).start()
+    server = start_redis(tmp_path)
     yield server
     server.kill()
 

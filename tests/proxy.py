@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 
-from tests.live import free_port
+from tests.support.ports import free_port
 
 
 class TcpProxy:

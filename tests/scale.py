@@ -12,9 +12,9 @@ from typing import Any
 
 import psycopg
 
-from tests.live import LiveServer, base_env, login, manage, ws_connect
-
-PASSWORD = "pw-for-tests-123"
+from tests.live import ws_connect
+from tests.support.accounts import PASSWORD, login
+from tests.support.processes import LiveServer, base_env
 
 
 def cluster_env(database_url: str, redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
@@ -27,14 +27,6 @@ def cluster_env(database_url: str, redis_url: str, prefix: str, **extra: str) ->
         CHAT_RATE_LIMIT_PER_SECOND="0",  # these tests post as fast as they can, on purpose
         **extra,
     )
-
-
-def create_users(env: dict[str, str], *names: str) -> None:
-    code = (
-        "from django.contrib.auth import get_user_model;U = get_user_model();"
-        f"[U.objects.create_user(n, password={PASSWORD!r}) for n in {list(names)!r}]"
-    )
-    manage(env, "shell", "-c", code)
 
 
 def start_servers(env: dict[str, str], tmp_path: Path, count: int) -> list[LiveServer]:

@@ -3,8 +3,8 @@
 The settings refuse to load with DEBUG off and no SECRET_KEY, and pytest-django loads them
 before any conftest.py runs, so the key is set here: a random one per run unless the
 environment has one (tests/run.sh exports one for both passes). It goes into os.environ,
-so every server process the tests start (tests/live.py copies the environment) shares it:
-a session made by one process is valid in the others.
+so every server process the tests start (tests/support/processes.py base_env copies the
+environment) shares it: a session made by one process is valid in the others.
 """
 
 import os

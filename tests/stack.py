@@ -11,17 +11,14 @@ with CI=true, where they fail (see tests/conftest.py).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 import urllib.parse
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.live import free_port
+from tests.support.redis_server import RedisServer, RedisServerMissing
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -105,59 +102,11 @@ def drop_database(name: str) -> None:
 # --- Redis ------------------------------------------------------------------------------
 
 
-class RedisServer:
-    """A redis-server of the test's own on a free port, in memory only."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            unavailable("redis-server is not installed")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def kill(self) -> None:
-        """SIGKILL: Redis crashes, losing everything it held (no persistence)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
+def start_redis(workdir: Path, **options: Any) -> RedisServer:
+    """A started redis-server of the test's own (tests/support/redis_server.py; `options`
+    as RedisServer takes them); skip, or fail under CI=true, when it is not installed."""
+    try:
+        return RedisServer(workdir, **options).start()
+    except RedisServerMissing as exc:
+        unavailable(str(exc))
+        raise

@@ -11,7 +11,7 @@ from django.test import Client
 
 from chat import services
 from chat.models import AuditLog, Message, Report, Room
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 from tests.test_moderation_consumer import closed_with, stored_bodies
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,8 @@ from tests.browser import (
     shown,
     signup,
 )
-from tests.live import manage
+from tests.support.accounts import PASSWORD
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -66,7 +67,7 @@ def test_older_pages_load_when_scrolling_up(live_env, live_server_factory, new_p
         "-c",
         "from django.contrib.auth import get_user_model\n"
         "from chat import services\n"
-        "u = get_user_model().objects.create_user('carol', password='s3cret-Passw0rd!')\n"
+        f"u = get_user_model().objects.create_user('carol', password={PASSWORD!r})\n"
         "r = services.create_room(slug='history', user=u)\n"
         "for n in range(1, 121): services.post_message(room=r, user=u, body=f'old {n}')\n",
     )

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import expect_message, expect_state, open_room, pending, send, shown, signup
-from tests.live import LiveServer, manage
+from tests.support.processes import LiveServer, manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -12,8 +12,8 @@ from django.db import connections
 
 from chat import services
 from chat.models import Message, Room
-from tests.conftest import make_user
-from tests.live import base_env, manage
+from tests.support.accounts import make_user
+from tests.support.processes import base_env, manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

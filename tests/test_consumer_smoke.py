@@ -1,7 +1,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 
 @pytest.mark.django_db(transaction=True)

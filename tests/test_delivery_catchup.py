@@ -9,12 +9,13 @@ import json
 
 import pytest
 
-from tests.live import LiveServer, create_user, login, manage, ws_connect
+from tests.live import ws_connect
 from tests.reference_client import ReferenceClient
+from tests.support.accounts import PASSWORD, create_user, login
+from tests.support.processes import LiveServer, manage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PASSWORD = "pw-for-tests-123"
 MISSED = 1200
 LIVE_DURING_CATCHUP = 30
 

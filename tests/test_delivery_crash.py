@@ -14,26 +14,18 @@ from collections import Counter
 
 import pytest
 
-from tests.live import LiveServer, login, manage
 from tests.reference_client import ReferenceClient
+from tests.support.accounts import PASSWORD, create_users, login
+from tests.support.processes import LiveServer, manage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PASSWORD = "pw-for-tests-123"
 CLIENTS = 4
 POSTS_EACH = 60
 POST_INTERVAL = 0.05  # a steady stream, so posts are in flight when the server dies
 KILLS = 2
 ACKS_BETWEEN_KILLS = 40  # kill once every client is back and this many more were acknowledged
 ROOM = "crash"
-
-
-def create_users(env: dict[str, str], names: list[str]) -> None:
-    code = (
-        "from django.contrib.auth import get_user_model; U = get_user_model();"
-        f"[U.objects.create_user(n, password={PASSWORD!r}) for n in {names!r}]"
-    )
-    manage(env, "shell", "-c", code)
 
 
 def stored_messages(env: dict[str, str]) -> list[tuple[int, str, str, str | None]]:
@@ -51,7 +43,7 @@ def stored_messages(env: dict[str, str]) -> list[tuple[int, str, str, str | None
 async def test_acknowledged_messages_survive_sigkill_exactly_once(live_env, tmp_path):
     live_env = {**live_env, "CHAT_RATE_LIMIT_PER_SECOND": "0"}  # the clients post fast
     names = [f"user{i}" for i in range(CLIENTS)]
-    create_users(live_env, names)
+    create_users(live_env, *names)
     log_path = tmp_path / "daphne.log"
     server = LiveServer(live_env, log_path).start()
     servers = [server]

@@ -11,13 +11,13 @@ import pytest
 import websockets
 
 from tests import stack
-from tests.live import LiveServer, base_env, create_user, login, manage, ws_connect
+from tests.live import ws_connect
 from tests.proxy import TcpProxy
 from tests.stack import pg_address
+from tests.support.accounts import PASSWORD, create_user, login
+from tests.support.processes import LiveServer, base_env, manage
 
 pytestmark = [pytest.mark.e2e]
-
-PASSWORD = "pw-for-tests-123"
 
 
 async def recv(ws, kind: str | None = None) -> dict:

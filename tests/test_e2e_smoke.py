@@ -2,15 +2,16 @@ import json
 
 import pytest
 
-from tests.live import create_user, login, ws_connect
+from tests.live import ws_connect
+from tests.support.accounts import PASSWORD, create_user, login
 
 pytestmark = [pytest.mark.e2e]
 
 
 async def test_plain_text_frame_over_real_daphne(live_env, live_server_factory):
-    create_user(live_env, "alice", "pw-for-tests-123")
+    create_user(live_env, "alice", PASSWORD)
     server = live_server_factory()
-    cookie = login(server.url, "alice", "pw-for-tests-123")
+    cookie = login(server.url, "alice", PASSWORD)
     async with await ws_connect(server, "lobby", cookie) as ws:
         welcome = json.loads(await ws.recv())
         assert welcome["type"] == "welcome"

@@ -13,7 +13,7 @@ from django.contrib.sessions.models import Session
 
 from chat import fanout, protocol
 from chat.errors import ChatError
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,6 +131,9 @@ async def test_a_consumer_that_fails_leaves_the_fan_out(open_chat, alice, monkey
     await chat.send("hello")
     with pytest.raises(RuntimeError):
         await chat.comm.wait(timeout=5)
+    feed = fanout.get_fanout().rooms.get("lobby")
+    assert feed is None or not feed.conns  # out of every delivery at once
+    await asyncio.wait_for(asyncio.gather(*fanout.get_fanout()._closing), 5)  # its leave()
     assert "lobby" not in fanout.get_fanout().rooms
     assert alice.pk not in fanout.get_fanout().users
 

@@ -10,11 +10,10 @@ import time
 import pytest
 import websockets
 
-from tests.live import create_user, login, manage
+from tests.support.accounts import PASSWORD, create_user, login
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.e2e]
-
-PASSWORD = "pw-for-tests-123"
 
 
 def _seed_long_messages(env: dict[str, str], room: str, user: str, count: int) -> None:

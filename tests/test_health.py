@@ -11,9 +11,10 @@ import urllib.request
 import pytest
 from django.test import AsyncClient
 
-from tests.live import LiveServer, base_env, free_port
 from tests.proxy import TcpProxy
 from tests.stack import pg_address
+from tests.support.ports import free_port
+from tests.support.processes import LiveServer, base_env
 
 
 @pytest.mark.django_db

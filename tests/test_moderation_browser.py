@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import PASSWORD, expect_message, expect_state, login, open_room, send
-from tests.live import create_user, manage
+from tests.browser import expect_message, expect_state, login, open_room, send
+from tests.support.accounts import PASSWORD, create_user
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import AuditLog, Membership, Message, Report, Room
-from tests.conftest import TIMEOUT, make_user
+from tests.conftest import TIMEOUT
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,11 +15,12 @@ from http.cookiejar import CookieJar
 import pytest
 import websockets
 
-from tests.live import LiveServer, create_user, login, ws_connect
+from tests.live import ws_connect
+from tests.support.accounts import PASSWORD, create_user, login
+from tests.support.processes import LiveServer
 
 pytestmark = [pytest.mark.e2e]
 
-PASSWORD = "pw-for-tests-123"
 TIMEOUT = 10
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat import permissions, services
 from chat.errors import ChatError
 from chat.models import AuditLog, Membership, Message, Room
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,11 @@ import json
 import pytest
 import websockets
 
-from tests.live import create_user, login, manage, ws_connect
+from tests.live import ws_connect
+from tests.support.accounts import PASSWORD, create_user, login
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.e2e]
-
-PASSWORD = "pw-for-tests-123"
 
 
 async def test_the_tutorials_client_chats_in_lobby_on_a_new_site(live_env, live_server_factory):

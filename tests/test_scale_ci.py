@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.live import ROOT
+from tests.support.processes import ROOT
 
 SKIPPING_TEST = """
 import pytest

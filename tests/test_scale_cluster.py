@@ -5,15 +5,13 @@ seqs 1..200 and delivered to every client in that order."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
-from tests.scale import Client, cluster_env, create_users, start_servers, stored_seqs
-from tests.stack import RedisServer
+from tests.scale import Client, cluster_env, start_servers, stored_seqs
+from tests.stack import start_redis
+from tests.support.accounts import create_users
+from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -86,7 +84,7 @@ async def test_two_redis_shards_carry_the_rooms(pg_database, redis_server, tmp_p
     layer's consistent hash), and each shard carries its rooms between the processes."""
     from channels_redis.utils import _consistent_hash
 
-    second = RedisServer(tmp_path / "second").start()
+    second = start_redis(tmp_path / "second")
     shards = [redis_server, second]
     prefix = f"shards{redis_server.port}"
     group_channel = f"{prefix}__group__room.{{}}"  # channels-redis' pub/sub channel name
@@ -130,7 +128,7 @@ def numsub(server: RedisServer, channel: str) -> int:
 async def test_redis_found_through_sentinel(pg_database, redis_server, tmp_path):
     """REDIS_SENTINELS + REDIS_SENTINEL_MASTER instead of REDIS_URL: the layer asks a
     sentinel for the master and the processes chat through it."""
-    sentinel = Sentinel(tmp_path / "sentinel", redis_server.port).start()
+    sentinel = start_redis(tmp_path / "sentinel", sentinel_for=redis_server.port)
     try:
         env = cluster_env(pg_database, "", f"sentinel{redis_server.port}")
         env.pop("REDIS_URL")
@@ -152,37 +150,3 @@ async def test_redis_found_through_sentinel(pg_database, redis_server, tmp_path)
             two.stop()
     finally:
         sentinel.kill()
-
-
-class Sentinel(RedisServer):
-    """redis-server in sentinel mode, watching the master on `master_port` as "chat"."""
-
-    def __init__(self, workdir, master_port: int) -> None:
-        super().__init__(workdir)
-        self.master_port = master_port
-
-    def start(self) -> Sentinel:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "sentinel.conf"
-        config.write_text(
-            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
-            f"sentinel monitor chat 127.0.0.1 {self.master_port} 1\n"
-        )
-        binary = shutil.which("redis-server")
-        assert binary
-        self.proc = subprocess.Popen(
-            [binary, str(config), "--sentinel"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"SENTINEL get-master-addr-by-name chat\r\n")
-                    if str(self.master_port).encode() in sock.recv(256):
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis sentinel did not start")

@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from tests.proxy import TcpProxy
-from tests.scale import Client, cluster_env, create_users, start_servers, stored_seqs
+from tests.scale import Client, cluster_env, start_servers, stored_seqs
+from tests.support.accounts import create_users
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from chatsite.layers import CORE, MEMORY, PUBSUB, channel_layer_from_env
-from tests.live import LiveServer, base_env, manage
+from tests.support.processes import LiveServer, base_env, manage
 
 
 def test_no_redis_means_in_memory_layer():

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from chat import fanout, services
 from chat.models import Message
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

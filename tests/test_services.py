@@ -10,7 +10,7 @@ from django.db import connection
 from chat import protocol, services
 from chat.errors import ChatError
 from chat.models import Message, Room
-from tests.conftest import make_user
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

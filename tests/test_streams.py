@@ -10,7 +10,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from chat import fanout, protocol, services
-from tests.conftest import Chat, make_user, session_cookie
+from tests.conftest import Chat, session_cookie
+from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,6 +91,8 @@ async def test_closing_a_users_sockets_closes_the_home_socket_too(alice):
     await database_sync_to_async(services.disconnect_user)(user=alice)
     closed = await home.comm.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4403}
+    assert type(closed["code"]) is int  # daphne's autobahn refuses an IntEnum
+    await home.close()
 
 
 async def test_an_ephemeral_room_event_skips_its_user(open_chat, alice, bob):

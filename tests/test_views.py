@@ -12,11 +12,10 @@ from django.urls import reverse
 
 from chat import commands, services
 from chat.models import Room
-from tests.conftest import make_user
+from tests.support.accounts import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "pw-for-tests-123"
 XSS = [
     "<script>window.__xss = 1</script>",
     '<img src=x onerror="window.__xss = 1">',
@@ -54,7 +53,7 @@ def test_signup_creates_account_and_logs_in():
     response = csrf_post(
         client,
         "/accounts/signup/",
-        {"username": "bob", "password1": "s3cret-Passw0rd!", "password2": "s3cret-Passw0rd!"},
+        {"username": "bob", "password1": PASSWORD, "password2": PASSWORD},
         follow=True,
     )
     assert response.redirect_chain[-1][0] == "/"
@@ -69,8 +68,8 @@ def test_signup_returns_to_next():
         "/accounts/signup/",
         {
             "username": "bob",
-            "password1": "s3cret-Passw0rd!",
-            "password2": "s3cret-Passw0rd!",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
             "next": "/chat/lobby/",
         },
         form_url="/accounts/signup/?next=/chat/lobby/",
@@ -85,8 +84,8 @@ def test_signup_refuses_foreign_next():
         "/accounts/signup/",
         {
             "username": "bob",
-            "password1": "s3cret-Passw0rd!",
-            "password2": "s3cret-Passw0rd!",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
             "next": "https://evil.example/",
         },
     )
