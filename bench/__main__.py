@@ -7,9 +7,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from tests.support.processes import ROOT
+
 from . import report
 from .run import PRESETS, run_sync
-from .servers import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,14 +20,14 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
+
+from tests.support.redis_server import RedisServer
 
 LAYERS = {
     "core": "channels_redis.core.RedisChannelLayer",
@@ -36,36 +36,8 @@ LAYERS = {
 GROUP = "room.bench"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Redis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="layer-compare-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Redis:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir]
-        args += ["--appendonly", "no"]
-        self.proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.025)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+def private_redis() -> RedisServer:
+    return RedisServer(Path(tempfile.mkdtemp(prefix="layer-compare-"))).start()
 
 
 def make_layer(kind: str, port: int) -> Any:
@@ -161,7 +133,7 @@ async def failures(kind: str) -> dict[str, Any]:
     """Stale members after a crash; publishing while Redis is down; recovery after restart."""
     import redis as redis_py
 
-    redis = Redis().start()
+    redis = private_redis()
     ctx = mp.get_context("spawn")
     ready = ctx.Queue()
     victim = ctx.Process(target=idle_subscriber, args=(kind, redis.port, ready))
@@ -241,7 +213,7 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    redis = Redis().start()
+    redis = private_redis()
     rows = []
     try:
         for round_ in range(args.rounds):  # interleaved: the machine is shared and noisy

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.cookiejar
 import json
 import multiprocessing as mp
 import re
 import socket
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,30 +54,6 @@ class Job:
 
 def body(index: int, pad: int = 0) -> str:
     return f"bench:{index}:{time.monotonic_ns()}" + (" " + "x" * pad if pad else "")
-
-
-# --- HTTP login (the sender) -----------------------------------------------------------
-
-
-def http_login(base_url: str, username: str, password: str) -> str:
-    """Log in through the site's login form; return the Cookie header value."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"{base_url}/accounts/login/", timeout=30).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    if token is None:
-        raise RuntimeError("the login page has no CSRF token")
-    form = urllib.parse.urlencode(
-        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
-    ).encode()
-    request = urllib.request.Request(
-        f"{base_url}/accounts/login/", data=form, headers={"Referer": f"{base_url}/accounts/login/"}
-    )
-    opener.open(request, timeout=30).read()
-    cookies = {c.name: c.value for c in jar}
-    if "sessionid" not in cookies:
-        raise RuntimeError(f"login as {username} failed")
-    return f"sessionid={cookies['sessionid']}"
 
 
 # --- connections -----------------------------------------------------------------------

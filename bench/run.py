@@ -9,20 +9,23 @@ import os
 import platform
 import resource
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.accounts import login
+from tests.support.processes import ROOT, manage, run_python
+from tests.support.redis_server import RedisServer
+
 from . import scenarios
-from .load import http_login
 from .scenarios import Users, progress
-from .servers import ROOT, PrivateRedis, Server, server_env
+from .servers import Server, server_env
 
 DATA_DIR = ROOT / "bench" / ".data"
 SENDER, SENDER_PASSWORD = "bench-sender", "bench-sender-password-1"
 TARGETS = ("site", "tutorial", "bare")
+SETUP_TIMEOUT = 1800  # migrating and seeding a large history take minutes
 
 
 @dataclass
@@ -133,20 +136,6 @@ def raise_fd_limit(need: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def django(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
-    done = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
 async def with_servers(run: Run, asgi: str, env: dict[str, str], fn: Any) -> None:
     """Start site, tutorial and bare servers fresh, call fn(servers), stop them."""
     log_dir = run.out_dir / "logs"
@@ -173,10 +162,10 @@ async def main(
     env = server_env(db_url, site_settings=site_settings)
     started = time.time()
     progress(f"run {run.run_id} ({cfg.name}); database {db_url}")
-    django(env, "manage.py", "migrate", "--noinput")
+    manage(env, "migrate", "--noinput", timeout=SETUP_TIMEOUT)
     need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
     made = json.loads(
-        django(
+        run_python(
             env,
             "-m",
             "bench.seed",
@@ -189,6 +178,7 @@ async def main(
             SENDER,
             "--password",
             SENDER_PASSWORD,
+            timeout=SETUP_TIMEOUT,
         )
     )
     users = Users(cookies=made["cookies"], sender_cookie="")
@@ -198,7 +188,9 @@ async def main(
 
         async def measure(servers: dict[str, Server], asgi: str = asgi) -> None:
             if not users.sender_cookie:
-                users.sender_cookie = http_login(servers["site"].origin, SENDER, SENDER_PASSWORD)
+                users.sender_cookie = login(
+                    servers["site"].origin, SENDER, SENDER_PASSWORD, timeout=30
+                )
             await fan_out_scenarios(run, asgi, servers, users)
             if "history" in cfg.scenarios:
                 await history(run, asgi, servers["site"], users, env)
@@ -277,7 +269,17 @@ async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str
     for size in run.cfg.history_sizes:
         slug = rooms[size] = f"bench_history_{size}"
         progress(f"seeding {slug} with {size:,} messages (reused when present)")
-        django(env, "-m", "bench.seed", "history", "--room", slug, "--count", str(size))
+        run_python(
+            env,
+            "-m",
+            "bench.seed",
+            "history",
+            "--room",
+            slug,
+            "--count",
+            str(size),
+            timeout=SETUP_TIMEOUT,
+        )
     progress(f"history pages: {run.cfg.history_samples} samples per room and place")
     for row in await scenarios.history_times(site, rooms, users, run.cfg.history_samples):
         run.add("history", asgi, "site", str(row["size"]), row)
@@ -289,7 +291,9 @@ async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
     redis = None
     redis_url = run.redis_url
     if redis_url is None:
-        redis = PrivateRedis(run.out_dir / "logs").start()
+        # A redis-server of our own: the site's per-user groups (`user.<id>`) would meet
+        # other users of a shared Redis, and a private one can be thrown away.
+        redis = RedisServer(run.out_dir / "logs").start()
         redis_url = redis.url
     env = server_env(run.db_url, redis_url, site_settings=run.site_settings)
     env["CHANNEL_LAYER_PREFIX"] = f"bench{run.run_id}"  # apart from anyone sharing Redis
