@@ -17,7 +17,7 @@ from django.test import Client
 
 # make_user is tests/support/accounts.py's; still imported from here by
 # tests/test_accounts.py and tests/test_http_security.py.
-from tests.support.accounts import make_user  # noqa: F401
+from tests.support.accounts import make_user
 
 TIMEOUT = 5
 
@@ -90,6 +90,17 @@ class Chat:
 
     async def close(self) -> None:
         await self.comm.disconnect()
+
+
+@pytest.fixture
+async def alice(transactional_db):
+    """alice and bob, for the async tests (a module's own fixture of that name wins)."""
+    return await database_sync_to_async(make_user)("alice")
+
+
+@pytest.fixture
+async def bob(transactional_db):
+    return await database_sync_to_async(make_user)("bob")
 
 
 @pytest.fixture

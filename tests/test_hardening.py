@@ -21,16 +21,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 VALUES = [{}, [], {"a": [1]}, [[]], None, True, 0, -1, 1.5, 2**64, "", "x" * 300, "\x00"]
 
 
-@pytest.fixture
-async def alice(transactional_db):
-    return await database_sync_to_async(make_user)("alice")
-
-
-@pytest.fixture
-async def bob(transactional_db):
-    return await database_sync_to_async(make_user)("bob")
-
-
 @pytest.mark.parametrize("kind", [*VALUES, "message", "history", "ban", "room_settings"])
 @pytest.mark.parametrize("field", ["type", "body", "user", "seq", "reason", "limit", "before"])
 def test_parse_frame_answers_every_json_value_with_a_command_or_a_chat_error(kind, field):

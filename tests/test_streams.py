@@ -11,19 +11,8 @@ from channels.testing import WebsocketCommunicator
 
 from chat import fanout, protocol, services
 from tests.conftest import Chat, session_cookie
-from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def alice(transactional_db):
-    return await database_sync_to_async(make_user)("alice")
-
-
-@pytest.fixture
-async def bob(transactional_db):
-    return await database_sync_to_async(make_user)("bob")
 
 
 async def open_home(user=None, origin: str = "http://localhost") -> tuple[Chat, bool]:
