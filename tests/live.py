@@ -7,11 +7,7 @@ from typing import Any
 
 import websockets
 
-# Still imported from here by tests/test_accounts.py (live.create_user, live.login),
-# tests/test_fuzz.py (LiveServer, login, manage) and tests/test_csp_browser.py (manage):
-# drop once they import tests.support.
-from tests.support.accounts import create_user, login  # noqa: F401
-from tests.support.processes import LiveServer, manage  # noqa: F401
+from tests.support.processes import LiveServer
 
 
 async def ws_connect(server: LiveServer, room: str, cookie: str, **kwargs: Any):

@@ -19,8 +19,9 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.test import Client, override_settings
 
-from tests import live
 from tests.conftest import make_user
+from tests.support.accounts import create_user
+from tests.support.accounts import login as http_login
 
 pytestmark = pytest.mark.django_db
 
@@ -335,12 +336,12 @@ def live_login_status(base_url: str, username: str, password: str) -> int:
 
 @pytest.mark.e2e
 def test_live_server_locks_out_and_lets_others_in(live_env, live_server_factory):
-    live.create_user(live_env, "alice", PASSWORD)
-    live.create_user(live_env, "bob", PASSWORD)
+    create_user(live_env, "alice", PASSWORD)
+    create_user(live_env, "bob", PASSWORD)
     server = live_server_factory()
     for _ in range(LIMIT - 1):
         assert live_login_status(server.url, "alice", "wrong") == 200
     assert live_login_status(server.url, "alice", "wrong") == 429
     assert live_login_status(server.url, "alice", PASSWORD) == 429
     assert live_login_status(server.url, "bob", PASSWORD) == 302  # same address, other name
-    assert live.login(server.url, "bob", PASSWORD).startswith("sessionid=")  # tests/live.py's
+    assert http_login(server.url, "bob", PASSWORD).startswith("sessionid=")

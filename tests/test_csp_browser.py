@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import PASSWORD, expect_message, login, open_room, send
-from tests.live import manage
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -73,7 +73,9 @@ import pytest
 import websockets
 
 from tests import fuzz_frames as ff
-from tests.live import LiveServer, login, manage, ws_connect
+from tests.live import ws_connect
+from tests.support.accounts import login
+from tests.support.processes import LiveServer, manage
 
 FRAMES = int(os.environ.get("FUZZ_FRAMES") or 10_000)
 SEED = int(os.environ["FUZZ_SEED"]) if os.environ.get("FUZZ_SEED") else None

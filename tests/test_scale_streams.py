@@ -9,9 +9,10 @@ import json
 import pytest
 import websockets
 
-from tests.live import manage, ws_connect
+from tests.live import ws_connect
 from tests.scale import cluster_env, start_servers
 from tests.support.accounts import PASSWORD, create_users, login
+from tests.support.processes import manage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
