@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from chat import accounts
 from chat.health import healthz
@@ -22,6 +23,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    # The language switcher's POST (Django's set_language) and the scripts' translations.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/signup/", accounts.signup, name="signup"),
     # django.contrib.auth.urls, spelled out: password reset only when mail can be sent.
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
