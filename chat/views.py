@@ -17,6 +17,15 @@ from .forms import RoomForm
 from .models import Room
 
 ROOMS_PER_PAGE = 50
+SIDEBAR_ROOMS = 50  # the sidebar's first list, before the home socket's `hello` replaces it
+
+
+def _sidebar(request: HttpRequest, current: str = "") -> dict:
+    """The sidebar's rooms, rendered with the page (sidebar.js keeps them live)."""
+    return {
+        "sidebar_rooms": selectors.room_summaries(request.user, SIDEBAR_ROOMS),
+        "current_room": current,
+    }
 
 
 @login_required
@@ -36,7 +45,8 @@ def index(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     status = 429 if form.has_error("title", "rate_limited") else 200
-    return render(request, "chat/index.html", {"form": form, "rooms": rooms}, status=status)
+    context = {"form": form, "rooms": rooms, **_sidebar(request)}
+    return render(request, "chat/index.html", context, status=status)
 
 
 @login_required
@@ -71,5 +81,11 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
     return render(
         request,
         "chat/room.html",
-        {"room": chat_room, "messages": messages, "config": config, "initial": initial},
+        {
+            "room": chat_room,
+            "messages": messages,
+            "config": config,
+            "initial": initial,
+            **_sidebar(request, chat_room.slug),
+        },
     )

@@ -57,7 +57,8 @@ def test_two_users_sign_up_chat_both_ways_and_reload(live_server_factory, new_pa
 
     # The room list shows the room with its message count.
     bob.goto(server.url + "/")
-    expect(bob.locator('tr[data-room="lobby"] td.num')).to_have_text("3")
+    count = bob.locator('.room-cards li[data-room="lobby"] .count')
+    expect(count).to_have_attribute("data-count", "3")
 
 
 def test_older_pages_load_when_scrolling_up(live_env, live_server_factory, new_page):

@@ -22,7 +22,8 @@ from tests.support.processes import LiveServer, manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-WS_URL = re.compile(r"/ws/chat/")
+# The room's socket (/ws/chat/<room>/), not the sidebar's home socket (/ws/chat/).
+WS_URL = re.compile(r"/ws/chat/[^/?]+/")
 
 
 def stored(env: dict[str, str], room: str) -> list[tuple[int, str, str | None]]:
@@ -262,10 +263,18 @@ def test_refused_messages_fail_or_wait_and_removal_stops_reconnects(
     assert [body for _, body, _ in stored(live_env, "den")] == ["quick one", "quick two"]
 
     # Locked: the post is refused for good, shown with the reason, kept over a reload and
-    # not resent.
+    # not resent. A locked room disables the composer (saying why), so the refused post is
+    # one still in the outbox from before the lock (sessionStorage, as a page that was
+    # sending it at that moment keeps it): the page sends it when it connects.
     owner.evaluate("window.chat.send({type: 'room_settings', locked: true, slow_mode: 0})")
     expect(guest.locator("#room-note")).to_contain_text("locked")
-    send(guest, "let me in")
+    expect(guest.locator("#composer-input")).to_be_disabled()
+    expect(guest.locator("#composer-note")).to_contain_text("locked")
+    guest.evaluate(
+        """sessionStorage.setItem('chat.outbox.den', JSON.stringify(
+            [{client_id: 'typed-before-the-lock', body: 'let me in', status: 'pending'}]))"""
+    )
+    guest.reload()
     failed = guest.locator("#outbox li.failed")
     expect(failed).to_have_count(1)
     expect(failed.locator(".status")).to_contain_text("locked")

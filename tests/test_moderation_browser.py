@@ -20,6 +20,15 @@ def action(page, seq: int, name: str):
     return page.locator(f'#messages li.msg[data-seq="{seq}"] .msg-actions [data-action="{name}"]')
 
 
+def answer(page, text: str) -> None:
+    """Fill the in-page <dialog> an action opens and confirm it."""
+    dialog = page.locator("dialog#mod-dialog[open]")
+    expect(dialog).to_be_visible()
+    dialog.locator("input").fill(text)
+    dialog.locator("[data-role=confirm]").click()
+    expect(dialog).to_have_count(0)
+
+
 def test_admin_delete_live_in_two_pages_then_ban_and_report_from_the_room(
     live_env, live_server_factory, new_page
 ):
@@ -60,14 +69,14 @@ def test_admin_delete_live_in_two_pages_then_ban_and_report_from_the_room(
     expect_state(carl, "connected")
     expect(carl.locator('#messages li.msg[data-seq="2"] .msg-body')).to_have_text(DELETED)
 
-    # carl reports bob's other message from the room.
-    carl.once("dialog", lambda dialog: dialog.accept("insulting"))
+    # carl reports bob's other message from the room (the page's own dialog asks why).
     action(carl, 3, "report").click()
+    answer(carl, "insulting")
     expect(carl.locator(".mod-toast")).to_contain_text("moderators will look")
 
     # The owner bans bob with the button: bob's page is closed and stays out.
-    olga.once("dialog", lambda dialog: dialog.accept("spam"))
     action(olga, 3, "ban").click()
+    answer(olga, "spam")
     expect(olga.locator(".mod-toast")).to_contain_text("bob is banned")
     expect_state(bob, "closed")
     expect(bob.locator("#banner")).to_contain_text("removed")

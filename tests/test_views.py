@@ -160,14 +160,14 @@ def test_room_list_shows_title_activity_and_count(client_alice, alice):
     for n in range(3):
         services.post_message(room=lobby, user=alice, body=f"m{n}")
     page = client_alice.get("/").content.decode()
-    row = re.search(r'<tr data-room="lobby">(.*?)</tr>', page, re.S).group(1)
+    row = re.search(r'<li class="room-card" data-room="lobby">(.*?)</li>', page, re.S).group(1)
     assert 'href="/chat/lobby/"' in row and "Lobby" in row
-    assert re.search(r'<td class="num">3</td>', row)
+    assert 'data-count="3">3 messages<' in row
     assert "ago</time>" in row
-    quiet = re.search(r'<tr data-room="quiet">(.*?)</tr>', page, re.S).group(1)
+    quiet = re.search(r'<li class="room-card" data-room="quiet">(.*?)</li>', page, re.S).group(1)
     assert "Quiet &lt;b&gt;corner&lt;/b&gt;" in quiet
     assert "no messages yet" in quiet
-    assert re.search(r'<td class="num">0</td>', quiet)
+    assert 'data-count="0">0 messages<' in quiet
     assert page.index('data-room="lobby"') < page.index('data-room="quiet"')  # most active first
 
 
@@ -233,10 +233,10 @@ def test_the_room_list_pages_through_many_rooms(client_alice, alice, django_asse
     Room.objects.bulk_create(Room(slug=f"r{n:06d}", title=f"Room {n}") for n in range(2_000))
     with django_assert_max_num_queries(8):
         page = client_alice.get("/").content.decode()
-    assert page.count("<tr data-room=") == 50
+    assert page.count('<li class="room-card" data-room=') == 50
     assert "Page 1 of 40" in page
     last = client_alice.get("/?page=40").content.decode()
-    assert last.count("<tr data-room=") == 50 and 'rel="prev"' in last
+    assert last.count('<li class="room-card" data-room=') == 50 and 'rel="prev"' in last
     assert client_alice.get("/?page=nonsense").status_code == 200
 
 
@@ -324,9 +324,11 @@ def test_message_bodies_are_escaped_everywhere(client_alice, alice):
     for body in XSS:
         services.post_message(room=room, user=alice, body=body)
     page = client_alice.get("/chat/lobby/").content.decode()
-    # No markup from a body survives into the page: only our own script tags exist.
+    # No markup from a body survives into the page: only our own script tags exist (static
+    # files and the translation catalog).
     scripts = re.findall(r"<script[^>]*>", page)
-    assert all('type="application/json"' in s or 'src="/static/' in s for s in scripts), scripts
+    ours = ('type="application/json"', 'src="/static/', 'src="/jsi18n/"')
+    assert all(any(mark in s for mark in ours) for s in scripts), scripts
     assert "<img" not in page and "<svg" not in page
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=&quot;window.__xss = 1&quot;&gt;" in page

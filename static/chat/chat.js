@@ -10,6 +10,11 @@
 // - Reconnects back off exponentially with jitter; a ping every 15 s without a pong within 5 s
 //   means the connection is dead even if the socket still looks open.
 // Bodies are only ever put into the page with textContent: the server never sends HTML.
+// The look of the list (groups, day separators, avatars) comes from ui.js; the words from
+// i18n.js (Django's JavaScriptCatalog).
+import { format, gettext, locale, ngettext } from "./i18n.js";
+import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
+
 (function () {
   "use strict";
 
@@ -41,6 +46,10 @@
     input: document.getElementById("composer-input"),
     send: document.getElementById("send"),
     roomNote: document.getElementById("room-note"),
+    composerNote: document.getElementById("composer-note"),
+    counter: document.getElementById("composer-counter"),
+    jump: document.getElementById("jump-latest"),
+    announce: document.getElementById("conn-announce"),
   };
 
   // --- state -----------------------------------------------------------------------------
@@ -70,14 +79,27 @@
 
   // --- rendering -------------------------------------------------------------------------
 
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  const LOCALE = locale();
+  const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "numeric", minute: "2-digit" });
+  const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "medium" });
+  const DELETED = gettext("This message was deleted.");
+  const data = new WeakMap(); // <li> -> the message it shows (for grouping)
+
+  function avatar(name) {
+    const span = document.createElement("span");
+    span.className = "avatar";
+    span.setAttribute("aria-hidden", "true");
+    span.textContent = initials(name);
+    span.style.backgroundColor = avatarColor(name); // CSSOM, allowed by style-src 'self'
+    return span;
+  }
 
   function buildMessage(m) {
     const li = document.createElement("li");
     li.className = "msg";
     li.dataset.seq = String(m.seq);
     li.dataset.user = m.user;
+    li.tabIndex = -1; // focusable by the list's arrow keys, not a Tab stop
     if (m.user === config.username) li.classList.add("mine");
     const head = document.createElement("div");
     head.className = "msg-head";
@@ -94,24 +116,67 @@
     }
     const actions = document.createElement("span");
     actions.className = "msg-actions";
-    head.append(user, " ", time, actions);
+    head.append(user, " ", time);
     const body = document.createElement("div");
     body.className = "msg-body";
-    li.append(head, body);
+    li.append(avatar(m.user), head, body, actions);
+    data.set(li, m);
     fillMessage(li, m);
     return li;
+  }
+
+  // Groups (a burst by one author shows its name and avatar once) and day separators,
+  // recomputed over the whole list after every change (cheap for a few thousand items).
+  // Separators already in place stay, so the live region announces only what is new.
+  function relayout() {
+    const need = new Map(); // <li.msg> -> day key, for the first message of each day
+    let prev = null;
+    let prevKey = null;
+    for (const li of el.list.querySelectorAll("li.msg")) {
+      const m = data.get(li);
+      if (!m) continue;
+      const key = dayKey(m.ts);
+      if (key && key !== prevKey) need.set(li, key);
+      li.classList.toggle("cont", Boolean(prev) && key === prevKey && continuesGroup(prev, m));
+      prev = m;
+      prevKey = key;
+    }
+    for (const sep of Array.from(el.list.querySelectorAll("li.day"))) {
+      const next = sep.nextElementSibling;
+      if (!next || need.get(next) !== sep.dataset.day) sep.remove();
+    }
+    const now = new Date();
+    const labels = { today: gettext("Today"), yesterday: gettext("Yesterday") };
+    for (const [li, key] of need) {
+      const before = li.previousElementSibling;
+      if (before && before.classList.contains("day") && before.dataset.day === key) continue;
+      const sep = document.createElement("li");
+      sep.className = "day";
+      sep.dataset.day = key;
+      const label = document.createElement("span");
+      label.textContent = dayLabel(tsOf(li), now, labels, LOCALE);
+      sep.append(label);
+      li.before(sep);
+    }
+  }
+
+  function tsOf(li) {
+    return data.get(li).ts;
   }
 
   function fillMessage(li, m) {
     const body = li.querySelector(".msg-body");
     li.classList.toggle("edited", Boolean(m.edited_ts));
+    data.set(li, Object.assign({}, data.get(li), m));
     if (m.deleted) markDeleted(li);
     else body.textContent = m.body;
   }
 
   function markDeleted(li) {
     li.classList.add("deleted");
-    li.querySelector(".msg-body").textContent = "This message was deleted.";
+    li.querySelector(".msg-body").textContent = DELETED;
+    const m = data.get(li);
+    if (m) m.deleted = true;
   }
 
   function rendered(li, m) {
@@ -131,6 +196,7 @@
   function accept(messages) {
     const stick = nearBottom();
     let mine = false;
+    let added = 0;
     for (const m of messages) {
       settleOutbox(m);
       if (m.seq <= last) {
@@ -149,11 +215,42 @@
       last = m.seq;
       if (oldest === null) oldest = m.seq;
       if (m.user === config.username) mine = true;
+      else if (started && !stick && !unreadFrom) {
+        unreadFrom = li; // the first message the reader has not scrolled to
+        markUnread(li);
+      }
+      added++;
       rendered(li, m);
     }
+    if (added) relayout();
     if (stick || mine) scrollToBottom();
+    else if (added && started) {
+      unseen += added;
+      showJump();
+    }
     showOlderControls();
     if (ahead.size) askForGap();
+  }
+
+  // Scrolled up when messages arrive: a "New messages" divider above the first of them
+  // and a pill that jumps to the latest (both go once the reader is at the bottom).
+  let unreadFrom = null;
+  let unseen = 0;
+
+  function markUnread(li) {
+    el.list.querySelectorAll("li.msg.unread-first").forEach((x) => x.classList.remove("unread-first"));
+    li.classList.add("unread-first");
+    li.dataset.unreadLabel = gettext("New messages");
+  }
+
+  function showJump() {
+    el.jump.hidden = false;
+    el.jump.textContent = format(ngettext("%(n)s new message", "%(n)s new messages", unseen), { n: unseen });
+  }
+
+  function seenAll() {
+    unseen = 0;
+    el.jump.hidden = true;
   }
 
   // Older messages (a `history` `before` page) go on top, keeping the view where it was.
@@ -169,6 +266,7 @@
       added.push([li, m]);
     }
     el.list.insertBefore(fragment, el.list.firstChild);
+    if (added.length) relayout();
     if (added.length) {
       oldest = added[0][1].seq;
       if (last === 0) last = added[added.length - 1][1].seq;
@@ -189,20 +287,29 @@
     config.room = Object.assign({}, config.room, room);
     if (typeof config.room.title === "string") {
       el.title.textContent = config.room.title;
-      document.title = config.room.title + " · Chat";
+      document.title = config.room.title + " · " + gettext("Chat");
     }
     const notes = [];
-    if (config.room.locked) notes.push("locked: only moderators post");
-    if (config.room.slow_mode) notes.push("slow mode: one message every " + config.room.slow_mode + " s");
+    if (config.room.locked) notes.push(gettext("locked: only moderators post"));
+    if (config.room.slow_mode) {
+      notes.push(format(gettext("slow mode: one message every %(s)s s"), { s: config.room.slow_mode }));
+    }
     el.roomNote.textContent = notes.join(" · ");
     el.roomNote.hidden = notes.length === 0;
+    updateComposer();
   }
 
   // --- connection state ------------------------------------------------------------------
 
+  // The pill shows every change (the countdown too); the screen-reader announcement says
+  // only when the state itself changes, never each second of a countdown.
   function setState(state, text) {
+    const changed = el.state.dataset.state !== state;
     el.state.dataset.state = state;
     el.state.textContent = text;
+    if (changed && started) {
+      el.announce.textContent = state === "reconnecting" ? gettext("Connection lost, reconnecting") : text;
+    }
   }
 
   function showBanner(text) {
@@ -223,7 +330,7 @@
 
   function updateCountdown() {
     const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
-    setState("reconnecting", "reconnecting in " + seconds + "s");
+    setState("reconnecting", format(gettext("reconnecting in %(s)ss"), { s: seconds }));
   }
 
   // --- the socket ------------------------------------------------------------------------
@@ -237,14 +344,14 @@
     clearRetry();
     if (finalState || (ws && ws.readyState <= WebSocket.OPEN)) return;
     if (!navigator.onLine) {
-      setState("offline", "offline");
+      setState("offline", gettext("offline"));
       return;
     }
     const id = ++connId;
     welcomed = false;
     requests = [];
     gapAskedAt = -1;
-    setState("connecting", attempt ? "reconnecting…" : "connecting…");
+    setState("connecting", attempt ? gettext("reconnecting…") : gettext("connecting…"));
     let socket;
     try {
       socket = new WebSocket(socketUrl());
@@ -278,8 +385,10 @@
       if (id !== connId) return;
       const opened = welcomed;
       dropSocket();
-      if (event.code === 4403) return stopFor("closed", "You can no longer chat here: you were removed from this room, or logged out. Reload the page to try again.");
-      if (event.code === 4404) return stopFor("closed", "This room was deleted.");
+      if (event.code === 4403) {
+        return stopFor("closed", gettext("You can no longer chat here: you were removed from this room, or logged out. Reload the page to try again."));
+      }
+      if (event.code === 4404) return stopFor("closed", gettext("This room was deleted."));
       if (!opened && attempt >= 2) checkStillLoggedIn();
       scheduleReconnect();
     };
@@ -311,7 +420,7 @@
   function scheduleReconnect() {
     if (finalState) return;
     if (!navigator.onLine) {
-      setState("offline", "offline");
+      setState("offline", gettext("offline"));
       return;
     }
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
@@ -345,7 +454,7 @@
     finalState = state;
     clearRetry();
     dropSocket();
-    setState(state, state === "closed" ? "disconnected" : state);
+    setState(state, state === "closed" ? gettext("disconnected") : state);
     showBanner(text);
     updateComposer();
   }
@@ -356,7 +465,7 @@
     fetch(document.querySelector(".brand").href, { method: "HEAD", redirect: "manual", credentials: "same-origin" })
       .then(function (response) {
         if (response.type === "opaqueredirect") {
-          stopFor("closed", "You are logged out. Log in again to chat.");
+          stopFor("closed", gettext("You are logged out. Log in again to chat."));
         }
       })
       .catch(function () {});
@@ -422,13 +531,14 @@
   function onWelcome(frame) {
     welcomed = true;
     clearTimeout(welcomeTimer);
-    setState("connected", "connected");
+    setState("connected", gettext("connected"));
     el.banner.hidden = true;
     const id = connId;
     clearTimeout(healthyTimer);
     healthyTimer = setTimeout(function () {
       if (id === connId) attempt = 0;
     }, HEALTHY_AFTER_MS);
+    config.is_moderator = Boolean(frame.moderator);
     setRoom(frame.room);
     accept(frame.messages || []);
     if (frame.has_more_after || (frame.last_seq || 0) > last) askForGap(true);
@@ -465,6 +575,10 @@
         entry.status = "failed";
         entry.reason = frame.detail || frame.code;
         delete entry.sentOn;
+        if (frame.code === "forbidden" && frame.until) {
+          mutedUntil = Date.parse(frame.until) || 0;
+          updateComposer();
+        }
       } else {
         // unavailable, rate_limited...: the server stored nothing; try again a bit later.
         const wait = Math.max(1, Number(frame.retry_after) || 2) * 1000;
@@ -560,13 +674,15 @@
       user.textContent = config.username;
       const status = document.createElement("span");
       status.className = "status";
-      status.textContent = entry.status === "failed" ? "not sent: " + entry.reason : "sending…";
+      status.textContent = entry.status === "failed"
+        ? format(gettext("not sent: %(reason)s"), { reason: entry.reason })
+        : gettext("sending…");
       head.append(user, status);
       if (entry.status === "failed") {
         const discard = document.createElement("button");
         discard.type = "button";
         discard.className = "link-button discard";
-        discard.textContent = "Dismiss";
+        discard.textContent = gettext("Dismiss");
         discard.addEventListener("click", function () {
           outbox = outbox.filter((e) => e !== entry);
           saveOutbox();
@@ -585,19 +701,57 @@
 
   function submit() {
     const body = el.input.value.trim();
-    if (!body || finalState) return;
+    if (!body || finalState || blockedReason()) return;
+    if (counterState(body, config.max_length).over) {
+      updateCounter();
+      el.input.focus();
+      return; // never cut: the counter says how much to remove
+    }
     outbox.push({ client_id: newClientId(), body: body, status: "pending" });
     saveOutbox();
     renderOutbox();
     el.input.value = "";
     resizeInput();
+    updateCounter();
     scrollToBottom();
     flushOutbox();
   }
 
+  // Why this user cannot post right now (null: they can).
+  let mutedUntil = 0;
+  let muteTimer = null;
+  function blockedReason() {
+    if (finalState) return gettext("You can no longer post in this room.");
+    if (config.room.locked && !config.is_moderator) {
+      return gettext("This room is locked: only moderators can post.");
+    }
+    if (mutedUntil > Date.now()) {
+      const until = new Intl.DateTimeFormat(LOCALE, { timeStyle: "short" }).format(new Date(mutedUntil));
+      return format(gettext("You are muted in this room until %(time)s."), { time: until });
+    }
+    return null;
+  }
+
   function updateComposer() {
-    el.send.disabled = Boolean(finalState);
-    el.input.disabled = Boolean(finalState);
+    const reason = blockedReason();
+    el.send.disabled = Boolean(reason);
+    el.input.disabled = Boolean(reason);
+    el.composerNote.textContent = reason || "";
+    el.composerNote.hidden = !reason;
+    clearTimeout(muteTimer);
+    if (mutedUntil > Date.now()) muteTimer = setTimeout(updateComposer, mutedUntil - Date.now() + 500);
+  }
+
+  // Near the limit, how many characters are left; over it, the send is refused.
+  function updateCounter() {
+    const state = counterState(el.input.value, config.max_length);
+    el.counter.hidden = !state.visible;
+    el.counter.classList.toggle("over", state.over);
+    el.counter.textContent = state.over
+      ? format(gettext("%(n)s characters too long"), { n: -state.left })
+      : format(gettext("%(n)s characters left"), { n: state.left });
+    el.input.setAttribute("aria-invalid", state.over ? "true" : "false");
+    if (!finalState && !blockedReason()) el.send.disabled = state.over;
   }
 
   function resizeInput() {
@@ -627,10 +781,22 @@
       submit();
     }
   });
-  el.input.addEventListener("input", resizeInput);
+  el.input.addEventListener("input", function () {
+    resizeInput();
+    updateCounter();
+  });
+  el.jump.addEventListener("click", function () {
+    scrollToBottom();
+    seenAll();
+    el.input.focus();
+  });
   el.olderButton.addEventListener("click", loadOlder);
   el.scroller.addEventListener("scroll", function () {
     if (el.scroller.scrollTop < 120) loadOlder();
+    if (nearBottom()) {
+      seenAll();
+      if (unreadFrom && document.hasFocus()) unreadFrom = null; // the divider stays where it is
+    }
   }, { passive: true });
 
   window.addEventListener("online", reconnectNow);
@@ -638,7 +804,7 @@
     // The browser says the network is gone: stop pretending and queue what is typed.
     clearRetry();
     dropSocket();
-    if (!finalState) setState("offline", "offline");
+    if (!finalState) setState("offline", gettext("offline"));
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") reconnectNow();
@@ -650,6 +816,9 @@
     room: config.room.slug,
     isModerator: Boolean(config.is_moderator),
     config: config,
+    focusComposer: function () {
+      if (!el.input.disabled) el.input.focus();
+    },
   };
 
   function start() {
@@ -660,16 +829,21 @@
     showOlderControls();
     setRoom(config.room);
     renderOutbox();
+    updateCounter();
+    updateComposer();
     scrollToBottom();
+    started = true;
+    if (!el.input.disabled) el.input.focus();
     connect();
   }
 
   // Start once every deferred script has run (DOMContentLoaded comes after them), so their
   // chat:rendered and chat:frame listeners (moderation.js) see the first page too.
   let started = false;
+  let startCalled = false;
   function startOnce() {
-    if (started) return;
-    started = true;
+    if (startCalled) return;
+    startCalled = true;
     start();
   }
   if (document.readyState === "complete") startOnce();

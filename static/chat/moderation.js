@@ -1,11 +1,23 @@
 "use strict";
 // Moderation controls on the room page (docs/moderation.md). chat.js renders the messages;
-// this adds buttons to each message's .msg-actions: "report" for everyone, "delete" for the
-// author and moderators, "mute" and "ban" for moderators, plus lock / slow mode for the
-// room. Each sends one protocol command through window.chat.send; the server answers with
-// `ok` (shown here) or an `error` naming the command (chat.js shows its detail). Nothing
-// here changes the page's messages itself: deletions arrive as `message_deleted` frames.
+// this adds buttons to each message's .msg-actions (a small menu shown on hover or when the
+// message has focus; its buttons are out of the Tab sequence until then, see keys.js):
+// "Report" for everyone, "Delete" for the author and moderators, "Mute" and "Ban" for
+// moderators, plus lock / slow mode for the room. Questions are asked in an in-page
+// <dialog>, never prompt()/confirm(). Each action sends one protocol command through
+// window.chat.send; the server answers with `ok` (said here in a toast) or an `error`
+// naming the command (chat.js shows its detail). Deletions arrive as `message_deleted`.
 (function () {
+  // Django's JavaScriptCatalog (/jsi18n/, loaded before this script) or English.
+  function gettext(text) {
+    return typeof window.gettext === "function" ? window.gettext(text) : text;
+  }
+  function format(text, values) {
+    return String(text).replace(/%\((\w+)\)s/g, function (all, key) {
+      return key in values ? String(values[key]) : all;
+    });
+  }
+
   let moderator = false; // from the page's config, then from each welcome frame
   let toolbar = null;
   let toast = null;
@@ -16,7 +28,7 @@
   }
 
   function send(frame) {
-    if (!window.chat || !window.chat.send(frame)) say("Not connected: try again in a moment.");
+    if (!window.chat || !window.chat.send(frame)) say(gettext("You are not connected right now. Try again in a moment."));
   }
 
   function say(text) {
@@ -34,6 +46,82 @@
     toastTimer = setTimeout(function () {
       toast.hidden = true;
     }, 5000);
+  }
+
+  // --- the dialog ----------------------------------------------------------------------
+
+  // ask({title, text, field: {label, type, value, required, min}, confirm, danger})
+  // -> Promise of the field's value (or true without a field), null when cancelled.
+  let dialog = null;
+  function ask(options) {
+    if (!dialog) {
+      dialog = document.createElement("dialog");
+      dialog.className = "dialog";
+      dialog.id = "mod-dialog";
+      dialog.setAttribute("aria-labelledby", "mod-dialog-title");
+      document.body.append(dialog);
+    }
+    const opener = document.activeElement;
+    dialog.replaceChildren();
+    const form = document.createElement("form");
+    form.method = "dialog";
+    const title = document.createElement("h2");
+    title.id = "mod-dialog-title";
+    title.textContent = options.title;
+    form.append(title);
+    if (options.text) {
+      const p = document.createElement("p");
+      p.textContent = options.text;
+      form.append(p);
+    }
+    let input = null;
+    if (options.field) {
+      const label = document.createElement("label");
+      label.htmlFor = "mod-dialog-input";
+      label.textContent = options.field.label;
+      input = document.createElement("input");
+      input.id = "mod-dialog-input";
+      input.type = options.field.type || "text";
+      input.value = options.field.value || "";
+      input.autocomplete = "off";
+      if (options.field.required) input.required = true;
+      if (options.field.min !== undefined) input.min = String(options.field.min);
+      if (input.type === "text") input.maxLength = 500;
+      form.append(label, input);
+    }
+    const actions = document.createElement("div");
+    actions.className = "dialog-actions";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "secondary";
+    cancel.value = "cancel";
+    cancel.textContent = gettext("Cancel");
+    const ok = document.createElement("button");
+    ok.type = "submit";
+    ok.className = "primary" + (options.danger ? " danger" : "");
+    ok.value = "ok";
+    ok.dataset.role = "confirm";
+    ok.textContent = options.confirm;
+    actions.append(cancel, ok);
+    form.append(actions);
+    dialog.append(form);
+    return new Promise(function (resolve) {
+      let result = null;
+      cancel.addEventListener("click", function () {
+        dialog.close();
+      });
+      form.addEventListener("submit", function () {
+        result = input ? input.value : true;
+      });
+      dialog.addEventListener("close", function done() {
+        dialog.removeEventListener("close", done);
+        if (opener && opener.isConnected) opener.focus();
+        else if (window.chat) window.chat.focusComposer();
+        resolve(result);
+      });
+      dialog.showModal();
+      (input || ok).focus();
+    });
   }
 
   function button(label, action, title, onClick) {
@@ -57,37 +145,73 @@
     const author = li.dataset.user || "";
     if (!seq || li.classList.contains("deleted")) return;
     const mine = author === me();
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", gettext("Message actions"));
     if (mine || moderator) {
-      box.append(button("delete", "delete", "Delete this message for everyone", function () {
-        if (window.confirm("Delete this message for everyone?")) send({ type: "delete", seq: seq });
+      box.append(button(gettext("Delete"), "delete", gettext("Delete this message for everyone"), function () {
+        ask({
+          title: gettext("Delete this message?"),
+          text: gettext("It is removed for everyone in the room. This cannot be undone."),
+          confirm: gettext("Delete"),
+          danger: true,
+        }).then(function (yes) {
+          if (yes) send({ type: "delete", seq: seq });
+        });
       }));
     }
     if (moderator && !mine) {
-      box.append(button("mute", "mute", "Mute " + author + " in this room", function () {
-        const minutes = window.prompt("Mute " + author + " for how many minutes?", "10");
-        if (minutes === null) return;
-        const n = parseInt(minutes, 10);
-        if (!(n > 0)) return say("Give a number of minutes.");
-        send({ type: "mute", user: author, minutes: n });
+      box.append(button(gettext("Mute"), "mute", format(gettext("Mute %(user)s in this room"), { user: author }), function () {
+        ask({
+          title: format(gettext("Mute %(user)s"), { user: author }),
+          text: gettext("They can still read the room but cannot post."),
+          field: { label: gettext("For how many minutes?"), type: "number", value: "10", min: 1, required: true },
+          confirm: gettext("Mute"),
+        }).then(function (minutes) {
+          if (minutes === null) return;
+          const n = parseInt(minutes, 10);
+          if (!(n > 0)) return say(gettext("Give a number of minutes."));
+          send({ type: "mute", user: author, minutes: n });
+        });
       }));
-      box.append(button("ban", "ban", "Ban " + author + " from this room", function () {
-        const reason = window.prompt("Ban " + author + " from this room. Reason:", "");
-        if (reason === null) return;
-        send({ type: "ban", user: author, reason: reason });
+      box.append(button(gettext("Ban"), "ban", format(gettext("Ban %(user)s from this room"), { user: author }), function () {
+        ask({
+          title: format(gettext("Ban %(user)s from this room?"), { user: author }),
+          text: gettext("They are removed at once and cannot come back until unbanned."),
+          field: { label: gettext("Reason (optional)"), type: "text" },
+          confirm: gettext("Ban"),
+          danger: true,
+        }).then(function (reason) {
+          if (reason === null) return;
+          send({ type: "ban", user: author, reason: reason });
+        });
       }));
     }
     if (!mine) {
-      box.append(button("report", "report", "Report this message to the moderators", function () {
-        const reason = window.prompt("Why do you report this message?", "");
-        if (reason === null) return;
-        if (!reason.trim()) return say("Say why you report it.");
-        send({ type: "report", seq: seq, reason: reason });
+      box.append(button(gettext("Report"), "report", gettext("Report this message to the moderators"), function () {
+        ask({
+          title: gettext("Report this message"),
+          text: gettext("The moderators of this room will see it with your reason."),
+          field: { label: gettext("Why do you report it?"), type: "text", required: true },
+          confirm: gettext("Report"),
+        }).then(function (reason) {
+          if (reason === null) return;
+          if (!reason.trim()) return say(gettext("Say why you report it."));
+          send({ type: "report", seq: seq, reason: reason });
+        });
       }));
     }
+    box.querySelectorAll("button").forEach(function (b) {
+      b.tabIndex = li.contains(document.activeElement) ? 0 : -1;
+    });
+  }
+
+  function decorated() {
+    document.dispatchEvent(new CustomEvent("chat:actions"));
   }
 
   function decorateAll() {
     document.querySelectorAll("#messages li.msg").forEach(decorate);
+    decorated();
   }
 
   // --- the room --------------------------------------------------------------------------
@@ -100,8 +224,8 @@
     if (!toolbar) {
       toolbar = document.createElement("div");
       toolbar.className = "mod-toolbar";
-      toolbar.setAttribute("aria-label", "Moderation");
-      toolbar.style.cssText = "display:flex;flex-wrap:wrap;gap:.75rem;padding:.25rem 1rem;font-size:.85rem";
+      toolbar.setAttribute("role", "group");
+      toolbar.setAttribute("aria-label", gettext("Moderation"));
       const note = document.getElementById("room-note");
       if (note) note.after(toolbar);
       else document.body.prepend(toolbar);
@@ -111,15 +235,21 @@
     const locked = Boolean(room && room.locked);
     const slow = (room && room.slow_mode) || 0;
     toolbar.append(
-      button(locked ? "unlock room" : "lock room", "lock", "Only moderators post in a locked room", function () {
+      button(locked ? gettext("unlock room") : gettext("lock room"), "lock", gettext("Only moderators post in a locked room"), function () {
         send({ type: "room_settings", locked: !locked });
       }),
-      button(slow ? "slow mode: " + slow + " s" : "slow mode", "slow_mode", "Seconds between one user's messages", function () {
-        const value = window.prompt("Seconds between one user's messages (0 turns slow mode off):", String(slow || 10));
-        if (value === null) return;
-        const n = parseInt(value, 10);
-        if (!(n >= 0)) return say("Give a number of seconds.");
-        send({ type: "room_settings", slow_mode: n });
+      button(slow ? format(gettext("slow mode: %(s)s s"), { s: slow }) : gettext("slow mode"), "slow_mode", gettext("Seconds between one user's messages"), function () {
+        ask({
+          title: gettext("Slow mode"),
+          text: gettext("How long each person waits between two messages. 0 turns slow mode off."),
+          field: { label: gettext("Seconds"), type: "number", value: String(slow || 10), min: 0, required: true },
+          confirm: gettext("Save"),
+        }).then(function (value) {
+          if (value === null) return;
+          const n = parseInt(value, 10);
+          if (!(n >= 0)) return say(gettext("Give a number of seconds."));
+          send({ type: "room_settings", slow_mode: n });
+        });
       }),
     );
   }
@@ -136,14 +266,14 @@
   }
 
   const DONE = {
-    delete: function (f) { return "Message " + f.seq + " deleted."; },
-    report: function () { return "Thanks: the moderators will look at it."; },
-    mute: function (f) { return f.user + " is muted."; },
-    unmute: function (f) { return f.user + " may post again."; },
-    ban: function (f) { return f.user + " is banned from this room."; },
-    unban: function (f) { return f.user + " is no longer banned."; },
-    kick: function (f) { return f.user + " was removed from the room."; },
-    room_settings: function () { return "Room settings saved."; },
+    delete: function () { return gettext("Message deleted."); },
+    report: function () { return gettext("Thanks: the moderators will look at it."); },
+    mute: function (f) { return format(gettext("%(user)s is muted."), { user: f.user }); },
+    unmute: function (f) { return format(gettext("%(user)s can post again."), { user: f.user }); },
+    ban: function (f) { return format(gettext("%(user)s is banned from this room."), { user: f.user }); },
+    unban: function (f) { return format(gettext("%(user)s is no longer banned."), { user: f.user }); },
+    kick: function (f) { return format(gettext("%(user)s was removed from the room."), { user: f.user }); },
+    room_settings: function () { return gettext("Room settings saved."); },
   };
 
   document.addEventListener("chat:rendered", function (event) {
@@ -159,7 +289,10 @@
         return;
       case "message_deleted": {
         const li = document.querySelector('#messages li.msg[data-seq="' + Number(frame.seq) + '"]');
-        if (li) decorate(li); // chat.js greyed it; its controls go
+        if (li) {
+          decorate(li); // chat.js greyed it; its controls go
+          decorated();
+        }
         return;
       }
       case "room_updated":

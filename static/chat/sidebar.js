@@ -1,0 +1,181 @@
+// The sidebar: the user's rooms and direct conversations, live from the home socket
+// (docs/protocol.md "The home socket and the user's stream"): its `hello` lists the rooms,
+// later `rooms` frames replace the list. The server renders a first list into the page;
+// this keeps it current. On phones the sidebar is a drawer (the header's menu button).
+// It never touches the room socket or #conn-state (chat.js owns those).
+import { format, gettext } from "./i18n.js";
+import { avatarColor, initials } from "./ui.js";
+
+const nav = document.getElementById("sidebar");
+const list = document.getElementById("room-list");
+const dmList = document.getElementById("dm-list");
+const toggle = document.getElementById("sidebar-toggle");
+const current = document.body.dataset.room || "";
+
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 30000;
+const PING_EVERY_MS = 25000;
+
+function roomUrl(slug) {
+  return "/chat/" + encodeURIComponent(slug) + "/";
+}
+
+function item(room) {
+  const li = document.createElement("li");
+  li.dataset.room = room.slug;
+  const a = document.createElement("a");
+  a.href = roomUrl(room.slug);
+  a.className = "room-link";
+  if (room.slug === current) a.setAttribute("aria-current", "page");
+  const badge = document.createElement("span");
+  badge.className = room.dm ? "avatar small" : "room-hash";
+  badge.setAttribute("aria-hidden", "true");
+  if (room.dm) {
+    badge.textContent = initials(room.title);
+    badge.style.backgroundColor = avatarColor(room.title);
+  } else {
+    badge.textContent = "#";
+  }
+  const name = document.createElement("span");
+  name.className = "room-name";
+  name.textContent = room.title || room.slug;
+  a.append(badge, name);
+  if (room.unread) {
+    const unread = document.createElement("span");
+    unread.className = "unread";
+    unread.textContent = String(room.unread);
+    unread.title = format(gettext("%(n)s unread"), { n: room.unread });
+    a.append(unread);
+  }
+  li.append(a);
+  return li;
+}
+
+export function render(rooms) {
+  if (!list || !Array.isArray(rooms)) return;
+  const ordinary = rooms.filter((r) => r && typeof r.slug === "string" && !r.dm);
+  const direct = rooms.filter((r) => r && typeof r.slug === "string" && r.dm);
+  list.replaceChildren(...ordinary.map(item));
+  if (dmList) {
+    dmList.replaceChildren(...direct.map(item));
+    const empty = document.getElementById("dm-empty");
+    if (empty) empty.hidden = direct.length > 0;
+  }
+  nav.dataset.live = "true";
+}
+
+// --- the home socket ---------------------------------------------------------------------
+
+let attempt = 0;
+let ws = null;
+let pingTimer = null;
+let stopped = false;
+
+function connect() {
+  if (stopped || !navigator.onLine) return;
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  let socket;
+  try {
+    socket = new WebSocket(scheme + location.host + "/ws/chat/");
+  } catch (err) {
+    return retry();
+  }
+  ws = socket;
+  socket.onmessage = function (event) {
+    let frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (err) {
+      return;
+    }
+    if (!frame || typeof frame !== "object") return;
+    if (frame.type === "hello" || frame.type === "rooms") {
+      attempt = 0;
+      render(frame.rooms);
+    }
+    document.dispatchEvent(new CustomEvent("chat:home", { detail: frame }));
+  };
+  socket.onopen = function () {
+    clearInterval(pingTimer);
+    pingTimer = setInterval(function () {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+    }, PING_EVERY_MS);
+  };
+  socket.onclose = function (event) {
+    clearInterval(pingTimer);
+    if (ws !== socket) return;
+    ws = null;
+    if (event.code === 4403) {
+      stopped = true; // logged out: the room page says so
+      return;
+    }
+    retry();
+  };
+}
+
+function retry() {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+  attempt++;
+  setTimeout(connect, base / 2 + Math.random() * (base / 2));
+}
+
+window.addEventListener("online", function () {
+  if (!ws) connect();
+});
+window.addEventListener("offline", function () {
+  if (ws) ws.close();
+});
+
+// --- the drawer (phones) ------------------------------------------------------------------
+
+function setOpen(open) {
+  document.body.classList.toggle("drawer-open", open);
+  if (toggle) toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  if (open) {
+    const link = nav.querySelector('a[aria-current="page"]') || nav.querySelector("a");
+    if (link) link.focus();
+  }
+}
+
+if (toggle && nav) {
+  toggle.addEventListener("click", function () {
+    setOpen(!document.body.classList.contains("drawer-open"));
+  });
+  document.getElementById("drawer-scrim").addEventListener("click", function () {
+    setOpen(false);
+    toggle.focus();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("drawer-open")) {
+      setOpen(false);
+      toggle.focus();
+    }
+  });
+}
+
+// --- keyboard: Alt+Up/Down switches rooms, Ctrl+K focuses the room list ------------------
+
+function rooms() {
+  return Array.from(nav.querySelectorAll("a.room-link"));
+}
+
+document.addEventListener("keydown", function (event) {
+  if (!nav) return;
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    const links = rooms();
+    if (!links.length) return;
+    event.preventDefault();
+    let index = links.findIndex((a) => a.getAttribute("aria-current") === "page");
+    if (index < 0) index = event.key === "ArrowDown" ? -1 : 0;
+    const next = links[(index + (event.key === "ArrowDown" ? 1 : -1) + links.length) % links.length];
+    location.href = next.href;
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+    event.preventDefault();
+    if (window.matchMedia("(max-width: 800px)").matches) setOpen(true);
+    const links = rooms();
+    const target = links.find((a) => a.getAttribute("aria-current") === "page") || links[0];
+    if (target) target.focus();
+  }
+});
+
+if (nav) connect();
