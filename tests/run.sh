@@ -32,6 +32,13 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# axe-core for the accessibility checks (tests/test_ui_browser.py), pinned in
+# tests/js/package.json + package-lock.json. Node also runs the scripts' unit tests.
+if [ ! -d tests/js/node_modules/axe-core ]; then
+  if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   # Debian's Python needs python3-venv for `venv` (with pip); a fresh machine may lack it.

@@ -1,0 +1,332 @@
+"""Issue 12 in a real browser (headless Debian Chromium against a real daphne): the chat
+layout (sidebar live from the home socket, groups, day separators, avatars, the "new
+messages" pill), dark mode and its remembered toggle, English and Japanese, the composer's
+states and counter, keyboard use, phone width, and axe-core on every page in both colour
+schemes and both languages (no violation of impact serious or critical).
+
+axe-core comes from its npm package, pinned in tests/js/package.json + package-lock.json
+(tests/run.sh runs `npm ci` there when node_modules is missing). With UI_SCREENSHOTS=1 the
+tests also write the README's screenshots to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser import PASSWORD, expect_message, expect_state, login, open_room, send
+from tests.support.processes import manage
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "docs" / "screenshots"
+HOME_WS = re.compile(r"/ws/chat/(\?.*)?$")
+
+SEED = (
+    "from datetime import timedelta\n"
+    "from django.contrib.auth import get_user_model\n"
+    "from django.utils import timezone\n"
+    "from chat import services\n"
+    "from chat.models import Message\n"
+    "User = get_user_model()\n"
+    f"alice = User.objects.create_user('alice', password={PASSWORD!r})\n"
+    f"bob = User.objects.create_user('bob', password={PASSWORD!r})\n"
+    "den = services.create_room(slug='den', user=alice, title='Design Review')\n"
+    "services.create_room(slug='random', user=bob, title='Random')\n"
+    "services.create_room(slug='jp', user=bob, title='設計レビュー')\n"
+    "lines = [('alice', 'Morning! Did anyone look at the new layout?'),\n"
+    "         ('alice', 'The sidebar is live now.'),\n"
+    "         ('bob', 'Yes, it looks great in dark mode too.'),\n"
+    "         ('bob', 'And in Japanese: こんにちは！'),\n"  # noqa: RUF001
+    "         ('alice', 'Shipping it today.')]\n"
+    "users = {'alice': alice, 'bob': bob}\n"
+    "for who, body in lines: services.post_message(room=den, user=users[who], body=body)\n"
+    "now = timezone.now()\n"
+    "Message.objects.filter(room=den, seq__lte=2).update(created_at=now - timedelta(days=1))\n"
+)
+
+
+@pytest.fixture
+def site(live_env, live_server_factory):
+    manage(live_env, "shell", "-c", SEED)
+    return live_server_factory()
+
+
+def axe_violations(page) -> list[str]:
+    """Run axe-core on the page; its serious and critical violations, one line each."""
+    if not AXE.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{AXE} is missing: tests/run.sh installs it with npm ci")
+        pytest.skip("axe-core is not installed (cd tests/js && npm ci)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        """async () => {
+          const r = await axe.run(document, {resultTypes: ['violations']});
+          return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => `${v.id} (${v.impact}): ` +
+                 v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(', '));
+        }"""
+    )
+    return result
+
+
+def shot(page, name: str) -> None:
+    if os.environ.get("UI_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_axe_finds_nothing_serious_on_any_page(site, new_page, scheme, lang):
+    # bypass_csp: axe's script is added inline by the test, not by the page.
+    options = {"color_scheme": scheme, "locale": lang, "bypass_csp": True}
+    visitor = new_page(**options)
+    problems = {}
+    for url in ("/accounts/login/", "/accounts/signup/", "/nowhere/"):
+        visitor.goto(site.url + url)
+        problems[url] = axe_violations(visitor)
+    page = new_page(viewport={"width": 1280, "height": 800}, **options)
+    login(page, site.url, "alice") if lang == "en" else _login_ja(page, site.url, "alice")
+    problems["/"] = axe_violations(page)
+    open_room(page, site.url, "den")
+    expect(page.locator("#room-list li")).to_have_count(4)
+    problems["/chat/den/"] = axe_violations(page)
+    page.keyboard.press("Escape")
+    page.locator("#messages li.msg").nth(2).focus()  # the message menu on show
+    problems["/chat/den/ (message focused)"] = axe_violations(page)
+    page.click("#help-open")
+    expect(page.locator("#help-dialog")).to_be_visible()
+    problems["/chat/den/ (help)"] = axe_violations(page)
+    assert {url: found for url, found in problems.items() if found} == {}
+
+
+def _login_ja(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].primary")
+    expect(page.locator("h1")).to_have_text("ルーム")
+
+
+def test_layout_sidebar_groups_days_avatars_and_focus(site, new_page):
+    page = new_page(viewport={"width": 1280, "height": 800})
+    login(page, site.url, "alice")
+    open_room(page, site.url, "den")
+    # The sidebar: every room, the current one marked; live from the home socket's hello.
+    expect(page.locator("#sidebar")).to_have_attribute("data-live", "true")
+    expect(page.locator("#room-list li")).to_have_count(4)
+    expect(page.locator('#room-list a[aria-current="page"]')).to_have_text("#Design Review")
+    # The header: title and address; the list is a live log; focus is in the composer.
+    expect(page.locator("#room-title")).to_have_text("Design Review")
+    expect(page.locator("#message-log")).to_have_attribute("role", "log")
+    expect(page.locator("#composer-input")).to_be_focused()
+    # Two days, so two separators; a burst by one author is one group (one name, one avatar).
+    expect(page.locator("#messages li.day")).to_have_count(2)
+    expect(page.locator("#messages li.day").last).to_have_text("Today")
+    classes = page.eval_on_selector_all(
+        "#messages li.msg", "items => items.map(li => li.classList.contains('cont'))"
+    )
+    assert classes == [False, True, False, True, False]
+    expect(page.locator("#messages li.msg").first.locator(".avatar")).to_have_text("AL")
+    colours = page.eval_on_selector_all(
+        "#messages li.msg .avatar", "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert colours[0] == colours[1] and colours[0] != colours[2]
+    # The message actions are out of the Tab sequence: Tab from the composer goes on to the
+    # send button, never through 5 messages' buttons; a focused message's actions are in it.
+    tabbable = page.eval_on_selector_all(
+        "#messages .msg-actions button", "bs => bs.filter(b => b.tabIndex >= 0).length"
+    )
+    assert tabbable == 0
+    page.locator("#messages li.msg").last.focus()
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#messages li.msg").nth(3)).to_be_focused()
+    page.keyboard.press("Tab")
+    first_action = page.locator("#messages li.msg").nth(3).locator(".msg-actions button").first
+    expect(first_action).to_be_focused()
+    shot(page, "room-light")
+
+
+def test_new_messages_pill_and_divider(site, live_env, new_page):
+    manage(
+        live_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import selectors, services\n"
+        "u = get_user_model().objects.get(username='bob')\n"
+        "r = selectors.get_room('den')\n"
+        "for n in range(40): services.post_message(room=r, user=u, body=f'filler {n}')\n",
+    )
+    alice, bob = new_page(viewport={"width": 1280, "height": 800}), new_page()
+    login(alice, site.url, "alice")
+    open_room(alice, site.url, "den")
+    login(bob, site.url, "bob")
+    open_room(bob, site.url, "den")
+    alice.eval_on_selector("#scroller", "s => { s.scrollTop = s.scrollHeight - 1400; }")
+    send(bob, "are you there?")
+    expect_message(alice, "are you there?")
+    pill = alice.locator("#jump-latest")
+    expect(pill).to_be_visible()
+    expect(pill).to_have_text("1 new message")
+    expect(alice.locator("#messages li.msg.unread-first")).to_have_attribute("data-user", "bob")
+    pill.click()
+    expect(pill).to_be_hidden()
+    expect(alice.locator("#composer-input")).to_be_focused()
+
+
+def test_live_sidebar_takes_rooms_frames(site, new_page):
+    """The sidebar follows the home socket: its hello, then each `rooms` frame of the user's
+    stream (stood in for here by the test, between the server and the page)."""
+    page = new_page()
+    login(page, site.url, "alice")
+    home = []
+
+    def relay(ws) -> None:
+        server = ws.connect_to_server()
+        home.append(ws)
+        server.on_message(ws.send)
+        ws.on_message(server.send)
+
+    page.route_web_socket(HOME_WS, relay)
+    open_room(page, site.url, "den")
+    expect(page.locator("#sidebar")).to_have_attribute("data-live", "true")
+    expect(page.locator("#room-list li")).to_have_count(4)
+    rooms = [
+        {"slug": "den", "title": "Design Review", "private": False, "dm": False, "last_seq": 5},
+        {"slug": "new-one", "title": "New one", "private": False, "dm": False, "last_seq": 0},
+        {"slug": "dm-bob", "title": "bob", "private": True, "dm": True, "last_seq": 1, "unread": 2},
+    ]
+    home[-1].send(json.dumps({"type": "rooms", "rooms": rooms}))
+    expect(page.locator("#room-list li")).to_have_count(2)
+    expect(page.locator('#room-list li[data-room="new-one"]')).to_have_text("#New one")
+    expect(page.locator("#dm-list li")).to_have_count(1)
+    expect(page.locator("#dm-list .unread")).to_have_text("2")
+    expect(page.locator("#dm-empty")).to_be_hidden()
+    expect_state(page, "connected")  # the room socket never noticed
+
+
+def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(site, new_page):
+    page = new_page(color_scheme="dark", viewport={"width": 1280, "height": 800})
+    login(page, site.url, "alice")
+    open_room(page, site.url, "den")
+    background = "getComputedStyle(document.querySelector('main.room')).backgroundColor"
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    assert page.evaluate(background) == "rgb(24, 27, 34)"
+    shot(page, "room-dark")
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    assert page.evaluate(background) == "rgb(255, 255, 255)"
+    page.reload()
+    expect_state(page, "connected")
+    expect(page.locator("html")).to_have_attribute("data-theme", "light")
+    expect(page.locator("#theme-toggle")).to_have_attribute("aria-pressed", "false")
+
+
+def test_japanese_pages_scripts_and_the_language_switcher(site, new_page):
+    page = new_page(locale="ja-JP", viewport={"width": 1280, "height": 800})
+    page.goto(site.url + "/accounts/login/")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.locator("h1")).to_have_text("ログイン")
+    _login_ja(page, site.url, "alice")
+    page.goto(site.url + "/chat/den/")
+    expect(page.locator("#conn-state")).to_have_text("接続済み")  # the script's words too
+    expect(page.locator("#messages li.day").last).to_have_text("今日")
+    expect(page.locator("#send")).to_have_text("送信")
+    placeholder = "Design Review へのメッセージ"
+    expect(page.locator("#composer-input")).to_have_attribute("placeholder", placeholder)
+    # Times in the user's locale (Intl.DateTimeFormat with the page's language).
+    title = page.locator("#messages li.msg time").first.get_attribute("title")
+    assert re.search(r"\d+年\d+月\d+日", title), title
+    shot(page, "room-ja")
+    # The switcher: Django's set_language view, a POST form; the choice sticks.
+    page.select_option("#language-select", "en")
+    expect(page.locator("#send")).to_have_text("Send")
+    expect_state(page, "connected")
+    expect(page.locator("#conn-state")).to_have_text("connected")
+    page.goto(site.url + "/")
+    expect(page.locator("h1")).to_have_text("Rooms")
+
+
+def test_composer_counter_locked_room_and_help(site, new_page):
+    owner, guest = new_page(), new_page()
+    login(owner, site.url, "alice")
+    open_room(owner, site.url, "den")
+    login(guest, site.url, "bob")
+    open_room(guest, site.url, "den")
+    # A paste over the limit is kept whole; the counter says by how much; nothing is sent.
+    counter = guest.locator("#composer-counter")
+    expect(counter).to_be_hidden()
+    guest.fill("#composer-input", "x" * 3300)
+    expect(counter).to_have_text("700 characters left")
+    guest.fill("#composer-input", "y" * 4010)
+    expect(counter).to_have_text("10 characters too long")
+    expect(guest.locator("#send")).to_be_disabled()
+    guest.press("#composer-input", "Enter")
+    assert len(guest.input_value("#composer-input")) == 4010
+    expect(guest.locator("#outbox li")).to_have_count(0)
+    guest.fill("#composer-input", "")
+    expect(counter).to_be_hidden()
+    # Locked by its owner: the composer is disabled and says why, live.
+    owner.click(".mod-toolbar [data-action=lock]")
+    expect(guest.locator("#composer-input")).to_be_disabled()
+    note = "This room is locked: only moderators can post."
+    expect(guest.locator("#composer-note")).to_have_text(note)
+    expect(owner.locator("#composer-input")).to_be_enabled()  # moderators still post
+    owner.click(".mod-toolbar [data-action=lock]")
+    expect(guest.locator("#composer-input")).to_be_enabled()
+    expect(guest.locator("#composer-note")).to_be_hidden()
+    # "?" opens the shortcuts, Esc closes them.
+    guest.locator("#messages li.msg").last.focus()
+    guest.keyboard.press("?")
+    expect(guest.locator("#help-dialog")).to_be_visible()
+    expect(guest.locator("#help-dialog")).to_contain_text("Ctrl")
+    guest.keyboard.press("Escape")
+    expect(guest.locator("#help-dialog")).to_be_hidden()
+    # Delete asks in the page's own dialog (no native confirm()); the toast says it plainly.
+    dialogs = []
+    owner.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    owner.locator('#messages li.msg[data-seq="5"]').hover()
+    owner.click('#messages li.msg[data-seq="5"] [data-action=delete]')
+    owner.locator("dialog#mod-dialog [data-role=confirm]").click()
+    expect(owner.locator(".mod-toast")).to_have_text("Message deleted.")
+    deleted = guest.locator('#messages li.msg[data-seq="5"]')
+    expect(deleted).to_have_class(re.compile(r"\bdeleted\b"))
+    assert dialogs == []
+
+
+def test_phone_width_drawer_and_no_sideways_scroll(site, new_page):
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    login(page, site.url, "alice")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    open_room(page, site.url, "den")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.locator("#sidebar")).to_be_hidden()
+    box = page.locator("#send").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    shot(page, "room-mobile")
+    page.click("#sidebar-toggle")
+    expect(page.locator("#sidebar")).to_be_visible()
+    expect(page.locator("#sidebar-toggle")).to_have_attribute("aria-expanded", "true")
+    shot(page, "room-mobile-drawer")
+    page.keyboard.press("Escape")
+    expect(page.locator("#sidebar")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto(site.url + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_room_list_screenshot(site, new_page):
+    page = new_page(viewport={"width": 1280, "height": 800})
+    login(page, site.url, "alice")
+    expect(page.locator(".room-cards li")).to_have_count(4)
+    expect(page.locator("#sidebar")).to_have_attribute("data-live", "true")
+    shot(page, "rooms-light")
