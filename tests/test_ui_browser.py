@@ -304,7 +304,12 @@ def test_composer_counter_locked_room_and_help(site, new_page):
 
 
 def test_phone_width_drawer_and_no_sideways_scroll(site, new_page):
-    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = new_page(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        reduced_motion="reduce",
+    )
     login(page, site.url, "alice")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     open_room(page, site.url, "den")
@@ -320,6 +325,11 @@ def test_phone_width_drawer_and_no_sideways_scroll(site, new_page):
     page.keyboard.press("Escape")
     expect(page.locator("#sidebar")).to_be_hidden()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # No hover on a phone: the actions of a message show when it is tapped, not before.
+    last = page.locator("#messages li.msg").last
+    expect(last.locator("[data-action=delete]")).to_be_hidden()
+    last.locator(".msg-body").tap()
+    expect(last.locator("[data-action=delete]")).to_be_visible()
     page.goto(site.url + "/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
