@@ -2,7 +2,7 @@
 //
 // What it promises: every message the server stored is shown once, in seq order, however the
 // connection comes and goes. How:
-// - The page holds one contiguous run of seqs [oldest..last]. Anything at or below `last` is a
+// - The page holds one contiguous run of seqs [oldest..last] (delivery.js SeqOrder). Anything at or below `last` is a
 //   duplicate; anything above last+1 waits in `ahead` while the gap is fetched with `history`
 //   `after`. Reconnects resume with ?since=<last>.
 // - Sent messages wait in an outbox (sessionStorage, per room) under a client_id until their
@@ -14,6 +14,7 @@
 // i18n.js (Django's JavaScriptCatalog).
 import { format, gettext, locale, ngettext } from "./i18n.js";
 import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
+import { FINAL_CODES, SeqOrder, backoffDelay } from "./delivery.js";
 
 (function () {
   "use strict";
@@ -21,8 +22,6 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
   const config = JSON.parse(document.getElementById("chat-config").textContent);
   const initial = JSON.parse(document.getElementById("chat-initial").textContent);
 
-  const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 30000;
   const HEALTHY_AFTER_MS = 10000; // a connection this old resets the backoff
   const PING_EVERY_MS = 15000;
   const PONG_WITHIN_MS = 5000;
@@ -30,7 +29,6 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
   const ACK_WITHIN_MS = 5000; // no echo of a sent message by then: send it again (idempotent)
   const PAGE = 50;
   const GAP_PAGE = 100;
-  const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
   const STORAGE_KEY = "chat.outbox." + config.room.slug;
 
   const el = {
@@ -54,11 +52,10 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
 
   // --- state -----------------------------------------------------------------------------
 
-  let last = 0; // highest seq shown; every seq in [oldest, last] is shown
+  const order = new SeqOrder(); // order.last: highest seq shown; all of [oldest, last] are
   let oldest = null; // lowest seq shown (null: none yet)
   let hasMoreBefore = initial.has_more;
   const shown = new Map(); // seq -> <li>
-  const ahead = new Map(); // seq -> message received beyond a gap
   let outbox = loadOutbox(); // [{client_id, body, status: "pending"|"failed", reason}]
 
   let ws = null;
@@ -197,22 +194,16 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
     const stick = nearBottom();
     let mine = false;
     let added = 0;
-    for (const m of messages) {
-      settleOutbox(m);
-      if (m.seq <= last) {
-        const li = shown.get(m.seq);
-        if (li) fillMessage(li, m); // a newer view of a shown message (e.g. deleted)
-        continue;
-      }
-      ahead.set(m.seq, m);
+    for (const m of messages) settleOutbox(m);
+    const { display, known } = order.take(messages);
+    for (const m of known) {
+      const li = shown.get(m.seq);
+      if (li) fillMessage(li, m); // a newer view of a shown message (e.g. deleted)
     }
-    while (ahead.has(last + 1)) {
-      const m = ahead.get(last + 1);
-      ahead.delete(last + 1);
+    for (const m of display) {
       const li = buildMessage(m);
       el.list.appendChild(li);
       shown.set(m.seq, li);
-      last = m.seq;
       if (oldest === null) oldest = m.seq;
       if (m.user === config.username) mine = true;
       else if (started && !stick && !unreadFrom) {
@@ -229,7 +220,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
       showJump();
     }
     showOlderControls();
-    if (ahead.size) askForGap();
+    if (order.gap) askForGap();
   }
 
   // Scrolled up when messages arrive: a "New messages" divider above the first of them
@@ -269,7 +260,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
     if (added.length) relayout();
     if (added.length) {
       oldest = added[0][1].seq;
-      if (last === 0) last = added[added.length - 1][1].seq;
+      if (order.last === 0) order.last = added[added.length - 1][1].seq;
     }
     el.scroller.scrollTop += el.scroller.scrollHeight - before;
     hasMoreBefore = hasMore && added.length > 0;
@@ -337,7 +328,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
 
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + location.host + config.ws_path + "?since=" + last;
+    return scheme + location.host + config.ws_path + "?since=" + order.last;
   }
 
   function connect() {
@@ -423,8 +414,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
       setState("offline", gettext("offline"));
       return;
     }
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-    const delay = base / 2 + Math.random() * (base / 2); // "equal jitter"
+    const delay = backoffDelay(attempt);
     attempt++;
     retryAt = Date.now() + delay;
     clearRetry();
@@ -516,7 +506,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
         clearTimeout(pongTimer);
         pongTimer = null;
         // The server's newest seq: above ours means a live frame went missing.
-        if (typeof frame.last_seq === "number" && frame.last_seq > last) askForGap();
+        if (typeof frame.last_seq === "number" && frame.last_seq > order.last) askForGap();
         return;
       case "message_deleted": {
         const li = shown.get(frame.seq);
@@ -541,16 +531,16 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
     config.is_moderator = Boolean(frame.moderator);
     setRoom(frame.room);
     accept(frame.messages || []);
-    if (frame.has_more_after || (frame.last_seq || 0) > last) askForGap(true);
+    if (frame.has_more_after || (frame.last_seq || 0) > order.last) askForGap(true);
     updateComposer();
     flushOutbox();
   }
 
   function askForGap(force) {
     if (!welcomed) return;
-    if (!force && gapAskedAt === last) return; // already asked from here; wait for it
-    gapAskedAt = last;
-    if (send({ type: "history", after: last, limit: GAP_PAGE })) requests.push("after");
+    if (!force && gapAskedAt === order.last) return; // already asked from here; wait for it
+    gapAskedAt = order.last;
+    if (send({ type: "history", after: order.last, limit: GAP_PAGE })) requests.push("after");
   }
 
   function onHistory(frame) {
@@ -561,11 +551,11 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
       prepend(messages, Boolean(frame.has_more));
       return;
     }
-    const before = last;
+    const before = order.last;
     accept(messages);
     gapAskedAt = -1;
     // More beyond this page, or still a hole below what we hold: ask again if we progressed.
-    if ((frame.has_more || ahead.size) && last > before) askForGap(true);
+    if ((frame.has_more || order.gap) && order.last > before) askForGap(true);
   }
 
   function onError(frame) {
@@ -824,7 +814,7 @@ import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials }
   function start() {
     // The server rendered the latest page; take over its list with the same data.
     el.list.replaceChildren();
-    if (initial.messages.length) last = initial.messages[0].seq - 1;
+    if (initial.messages.length) order.last = initial.messages[0].seq - 1;
     accept(initial.messages);
     showOlderControls();
     setRoom(config.room);

@@ -1,0 +1,49 @@
+// The client's delivery rules (docs/protocol.md "The client"), without the DOM or the
+// socket, so `node --test tests/js/` checks them: display by seq (duplicates dropped, a
+// message beyond a gap held until the gap is filled), the reconnect backoff with jitter,
+// and which refusals are final for a post in the outbox.
+
+export const BACKOFF_MIN_MS = 500;
+export const BACKOFF_MAX_MS = 30000;
+
+// Refusals after which a post is shown failed and never resent; any other error code
+// (unavailable, rate_limited...) means "nothing stored, send the same client_id again".
+export const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
+
+// "Equal jitter": attempt n waits between half and all of min(30 s, 0.5 s * 2^n).
+export function backoffDelay(attempt, random = Math.random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+  return base / 2 + random() * (base / 2);
+}
+
+// Display by seq. `last` is the highest seq shown; every seq up to it is shown.
+export class SeqOrder {
+  constructor(last = 0) {
+    this.last = last;
+    this.ahead = new Map(); // seq -> message received beyond a gap
+  }
+
+  // Take a batch (a live frame, a welcome, a history page): `display` is what to append,
+  // in seq order; `known` are messages at or below `last` (duplicates, or a newer view of
+  // a shown message, e.g. deleted); what is above a gap waits in `ahead`.
+  take(messages) {
+    const known = [];
+    for (const m of messages) {
+      if (m.seq <= this.last) known.push(m);
+      else this.ahead.set(m.seq, m);
+    }
+    const display = [];
+    while (this.ahead.has(this.last + 1)) {
+      const m = this.ahead.get(this.last + 1);
+      this.ahead.delete(this.last + 1);
+      display.push(m);
+      this.last = m.seq;
+    }
+    return { display, known };
+  }
+
+  // Messages are held beyond a gap: fetch it with history `after: last`.
+  get gap() {
+    return this.ahead.size > 0;
+  }
+}
