@@ -14,7 +14,7 @@
 // i18n.js (Django's JavaScriptCatalog).
 import { format, gettext, locale, ngettext } from "./i18n.js";
 import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
-import { FINAL_CODES, SeqOrder, backoffDelay } from "./delivery.js";
+import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./delivery.js";
 
 (function () {
   "use strict";
@@ -362,13 +362,8 @@ import { FINAL_CODES, SeqOrder, backoffDelay } from "./delivery.js";
     };
     socket.onmessage = function (event) {
       if (id !== connId) return;
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (err) {
-        return;
-      }
-      if (!frame || typeof frame !== "object") return;
+      const frame = readFrame(event.data);
+      if (!frame) return;
       handleFrame(frame);
       document.dispatchEvent(new CustomEvent("chat:frame", { detail: frame }));
     };
@@ -376,10 +371,10 @@ import { FINAL_CODES, SeqOrder, backoffDelay } from "./delivery.js";
       if (id !== connId) return;
       const opened = welcomed;
       dropSocket();
-      if (event.code === 4403) {
+      if (event.code === CLOSE.REMOVED) {
         return stopFor("closed", gettext("You can no longer chat here: you were removed from this room, or logged out. Reload the page to try again."));
       }
-      if (event.code === 4404) return stopFor("closed", gettext("This room was deleted."));
+      if (event.code === CLOSE.ROOM_DELETED) return stopFor("closed", gettext("This room was deleted."));
       if (!opened && attempt >= 2) checkStillLoggedIn();
       scheduleReconnect();
     };

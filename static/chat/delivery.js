@@ -10,6 +10,20 @@ export const BACKOFF_MAX_MS = 30000;
 // (unavailable, rate_limited...) means "nothing stored, send the same client_id again".
 export const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
 
+// Close codes after the handshake (chat/errors.py CloseCode).
+export const CLOSE = Object.freeze({ REMOVED: 4403, ROOM_DELETED: 4404, TOO_SLOW: 4408 });
+
+// A server frame from a socket message: the JSON object, or null for anything else.
+export function readFrame(text) {
+  let frame;
+  try {
+    frame = JSON.parse(text);
+  } catch (err) {
+    return null;
+  }
+  return frame && typeof frame === "object" ? frame : null;
+}
+
 // "Equal jitter": attempt n waits between half and all of min(30 s, 0.5 s * 2^n).
 export function backoffDelay(attempt, random = Math.random) {
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);

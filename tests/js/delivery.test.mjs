@@ -2,7 +2,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { BACKOFF_MAX_MS, FINAL_CODES, SeqOrder, backoffDelay } from "../../static/chat/delivery.js";
+import {
+  BACKOFF_MAX_MS,
+  FINAL_CODES,
+  SeqOrder,
+  backoffDelay,
+  readFrame,
+} from "../../static/chat/delivery.js";
 
 const msg = (seq, body = `m${seq}`) => ({ seq, user: "alice", body, ts: "2026-12-02T10:00:00Z" });
 const seqs = (list) => list.map((m) => m.seq);
@@ -59,4 +65,9 @@ test("backoff: equal jitter, doubling from 0.5 s, at most 30 s", () => {
 test("final refusals: a post is dropped as failed; others are resent", () => {
   for (const code of ["too_long", "empty", "forbidden", "bad_request"]) assert.ok(FINAL_CODES.has(code));
   for (const code of ["unavailable", "rate_limited"]) assert.ok(!FINAL_CODES.has(code));
+});
+
+test("readFrame: a parsed JSON object; null for text, numbers, strings and null", () => {
+  assert.deepEqual(readFrame('{"type":"pong"}'), { type: "pong" });
+  for (const text of ["not json", "42", '"str"', "null", ""]) assert.equal(readFrame(text), null);
 });
