@@ -468,8 +468,7 @@ class Fanout:
                         await self._deliver(feed, seq, text)
         elif kind == "chat.room":
             if feed is not None:
-                async with feed.lock:
-                    self._drop_slow(feed)
+                async with feed.lock:  # _send_all cuts the sockets that fell behind
                     frame = {"type": "websocket.send", "text": event["text"]}
                     await self._send_all(feed.conns, frame, skip_user=event.get("skip_user"))
         elif kind == "chat.user":

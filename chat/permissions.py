@@ -33,8 +33,7 @@ def rank(room: Room, user: AbstractBaseUser, member: Membership | None = None) -
     flags = staff_flags(user)
     if flags is None:  # anonymous, or deleted since
         return MEMBER
-    is_staff, is_active = flags
-    if is_staff and is_active:
+    if flags == (True, True):
         return STAFF
     if room.created_by_id is not None and room.created_by_id == user.pk:
         return OWNER
@@ -52,6 +51,11 @@ def staff_flags(user: AbstractBaseUser) -> tuple[bool, bool] | None:
     if user.pk is None:
         return None
     return get_user_model().objects.filter(pk=user.pk).values_list("is_staff", "is_active").first()
+
+
+def is_staff(user: AbstractBaseUser) -> bool:
+    """Whether `user` is an active staff user now (read from the database)."""
+    return staff_flags(user) == (True, True)
 
 
 def can_moderate(room: Room, user: AbstractBaseUser, member: Membership | None = None) -> bool:

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from .. import fanout
+from .. import fanout, permissions
 from ..errors import CloseCode
 from .base import emit, service
 from .moderation import _audit, _forbidden
@@ -21,7 +21,7 @@ def disconnect_user(*, user: AbstractBaseUser) -> None:
 @service
 def deactivate_user(*, actor: AbstractBaseUser, user: AbstractBaseUser, reason: str = "") -> None:
     """Deactivate an account (staff only): it can no longer log in, and its sockets close."""
-    allowed = actor.is_staff and actor.is_active and user.pk != actor.pk
+    allowed = permissions.is_staff(actor) and user.pk != actor.pk
     if not allowed or (user.is_superuser and not actor.is_superuser):
         raise _forbidden("You may not deactivate this user.")
     with transaction.atomic():

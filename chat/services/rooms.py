@@ -79,7 +79,7 @@ def new_room(*, user: AbstractBaseUser, title: str) -> Room:
     the title. Raises ChatError: a bad title, or rate_limited past CHAT_ROOM_CREATE_BURST
     rooms and then CHAT_ROOM_CREATE_PER_HOUR (staff are not limited)."""
     title = clean_title(title)
-    if permissions.staff_flags(user) != (True, True):
+    if not permissions.is_staff(user):
         ratelimit.take_sync(
             f"rooms:{user.pk}",
             burst=settings.CHAT_ROOM_CREATE_BURST,
