@@ -32,6 +32,11 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# GNU gettext's msgfmt: tests/test_i18n.py checks the committed .mo files against the .po.
+if ! command -v msgfmt >/dev/null; then
+  apt_install gettext
+fi
+
 # axe-core for the accessibility checks (tests/test_ui_browser.py), pinned in
 # tests/js/package.json + package-lock.json. Node also runs the scripts' unit tests.
 if [ ! -d tests/js/node_modules/axe-core ]; then
