@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -155,3 +156,16 @@ def expect_message(page, body: str, user: str | None = None):
     item = items.filter(has=page.locator(".msg-body", has_text=re.compile(f"^{re.escape(body)}$")))
     expect(item).to_have_count(1)
     return item
+
+
+def wait_until(page, expression: str, timeout: float = 10) -> None:
+    """Wait until the JavaScript `expression` is truthy in `page`, or fail after `timeout`.
+
+    Not Playwright's wait_for_function: when it has to poll, it compiles the predicate with
+    eval in the page, which the site's Content-Security-Policy (no 'unsafe-eval') refuses.
+    page.evaluate goes through the DevTools protocol, which the CSP does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression!r} still false after {timeout}s")
+        page.wait_for_timeout(25)

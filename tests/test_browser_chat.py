@@ -16,6 +16,7 @@ from tests.browser import (
     send,
     shown,
     signup,
+    wait_until,
 )
 from tests.support.accounts import PASSWORD
 from tests.support.processes import manage
@@ -177,14 +178,14 @@ def test_extension_hooks_and_moderation_frames(live_server_factory, new_page):
     assert guest.evaluate("window.__frames")[:2] == ["welcome", "message"]
     assert guest.evaluate("[window.chat.username, window.chat.room]") == ["guest", "den"]
     assert guest.evaluate("window.chat.send({type: 'ping'})") is True
-    guest.wait_for_function("window.__frames.includes('pong')")
+    wait_until(guest, "window.__frames.includes('pong')")
 
     owner.evaluate("window.chat.send({type: 'delete', seq: 2, reason: 'rude'})")
     for page in (owner, guest):
         item = page.locator('#messages li.msg[data-seq="2"]')
         expect(item).to_have_class(re.compile(r"\bdeleted\b"))
         expect(item.locator(".msg-body")).to_have_text("This message was deleted.")
-    guest.wait_for_function("window.__frames.includes('message_deleted')")
+    wait_until(guest, "window.__frames.includes('message_deleted')")
 
     owner.evaluate("window.chat.send({type: 'room_settings', locked: true})")
     for page in (owner, guest):

@@ -17,7 +17,16 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import expect_message, expect_state, open_room, pending, send, shown, signup
+from tests.browser import (
+    expect_message,
+    expect_state,
+    open_room,
+    pending,
+    send,
+    shown,
+    signup,
+    wait_until,
+)
 from tests.support.processes import LiveServer, manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -361,13 +370,13 @@ def test_reconnect_backoff_grows_with_jitter_to_30s_and_resets(live_server_facto
         seen = []
         for _ in range(count):
             attempts = page.evaluate("window.__attempts")
-            page.wait_for_function(
-                "() => document.getElementById('conn-state').dataset.state === 'reconnecting'"
+            wait_until(
+                page, "() => document.getElementById('conn-state').dataset.state === 'reconnecting'"
             )
             text = page.locator("#conn-state").text_content()
             seen.append(int(re.fullmatch(r"reconnecting in (\d+)s", text).group(1)))
             page.clock.fast_forward(30_500)  # past any wait: the next attempt starts
-            page.wait_for_function(f"window.__attempts > {attempts}")
+            wait_until(page, f"window.__attempts > {attempts}")
         return seen
 
     state["refuse"] = True
@@ -444,7 +453,7 @@ def test_hanging_handshake_is_given_up_and_retried(live_server_factory, new_page
     page.route_web_socket(WS_URL, gate)
     page.clock.install()
     page.goto(f"{server.url}/chat/lobby/")
-    page.wait_for_function("() => window.chat !== undefined")
+    wait_until(page, "() => window.chat !== undefined")
     page.clock.pause_at(page.evaluate("Date.now()") / 1000 + 1)  # seconds
     expect_state(page, "connecting")
     page.clock.fast_forward(10_500)

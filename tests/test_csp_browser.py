@@ -45,7 +45,11 @@ class Watch:
         page.add_init_script(WATCH_VIOLATIONS)
         page.on("console", self._console)
         page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
-        page.on("requestfailed", lambda r: self.failed.append(f"failed {r.url}"))
+        # A load the next navigation cancels (net::ERR_ABORTED) is no failure; a blocked one is.
+        page.on(
+            "requestfailed",
+            lambda r: r.failure != "net::ERR_ABORTED" and self.failed.append(f"failed {r.url}"),
+        )
 
     def _console(self, message) -> None:
         if "content security policy" in message.text.lower() or message.type == "error":
