@@ -115,9 +115,23 @@ async def user_action(sock: Socket, command: protocol.Moderate) -> None:
 
 async def room_settings(sock: Socket, command: protocol.RoomSettings) -> None:
     updated = await services.update_room.acall(
-        room=sock.room, actor=sock.user, locked=command.locked, slow_mode=command.slow_mode
+        room=sock.room,
+        actor=sock.user,
+        locked=command.locked,
+        slow_mode=command.slow_mode,
+        topic=command.topic,
     )
     await sock.answer(protocol.ok_frame("room_settings", room=protocol.room_data(updated)))
+
+
+async def read(sock: Socket, command: protocol.Read) -> None:
+    # No answer: the user's sockets (this one too) get an `unread` frame when it rises.
+    await services.mark_read.acall(room=sock.room, user=sock.user, seq=command.seq)
+
+
+async def typing(sock: Socket, command: protocol.Typing) -> None:
+    # No answer either: the others in the room see it, or (too often) nobody does.
+    await services.announce_typing(room=sock.room, user=sock.user)
 
 
 # --- the registry -----------------------------------------------------------------------
@@ -132,6 +146,8 @@ REGISTRY: dict[str, Command] = {
         Command("report", report),
         *(Command(name, user_action, rank=permissions.MODERATOR) for name in protocol.USER_ACTIONS),
         Command("room_settings", room_settings, rank=permissions.MODERATOR),
+        Command("read", read),
+        Command("typing", typing),
     )
 }
 # Every parsed type has a handler, and every handler a parser.

@@ -85,6 +85,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             self.base_send,
             session_key=self.scope.get("session_key", ""),
             password=hash(user.password),
+            username=user.get_username(),
         )
 
     async def answer(self, text: str) -> None:
@@ -204,15 +205,19 @@ class ChatConsumer(SocketConsumer):
         welcome = await database_sync_to_async(selectors.welcome)(self.room, self.user, since)
         if welcome is None:
             raise Forbidden("You are banned from this room.")
+        username = self.user.get_username()
         await self.answer(
             protocol.welcome_frame(
                 room=self.room,
-                username=self.user.get_username(),
+                username=username,
                 last_seq=welcome.last_seq,
                 messages=welcome.messages,
                 has_more=welcome.has_more,
                 has_more_after=welcome.has_more_after,
                 moderator=welcome.moderator,
+                present=get_fanout().present(self.room.slug, username),
+                last_read=welcome.last_read,
+                muted_until=welcome.muted_until,
             )
         )
         for seq in welcome.deleted:

@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import protocol, selectors, sessions
+from . import presence, protocol, selectors, sessions
 from .errors import CloseCode
 
 log = logging.getLogger("chat.fanout")
@@ -50,6 +50,12 @@ def room_group(slug: str) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+# Every process with sockets listens here for what changes every user's room list or
+# counts: new messages anywhere (unread counts), rooms created or deleted.
+ACTIVITY_GROUP = "chat.activity"
+PRESENCE_DEBOUNCE = 0.05  # presence changes within this are told in one recount
 
 
 # --- events (built by chat.services, the only publisher) --------------------------------
@@ -75,6 +81,31 @@ def user_event(user_id: int, text: str) -> Event:
     """A frame for every open socket of one user, room sockets and home sockets, on every
     process (the user's stream: unread counts, notifications, room list changes)."""
     return user_group(user_id), {"type": "chat.user", "user_id": user_id, "text": text}
+
+
+def unread_event(user_id: int, slug: str, counts: protocol.Counts) -> Event:
+    """A user's counts of a room changed by the user (a read): an `unread` frame for all
+    their sockets, which each process also remembers as what they were last told."""
+    group, event = user_event(user_id, protocol.unread_frame(slug, counts))
+    event["counts"] = [slug, *counts]
+    return group, event
+
+
+def activity_event(slug: str) -> Event:
+    """Room `slug` has new or deleted messages: every process recounts its users' unread
+    counts of it (coalesced: at most once per CHAT_UNREAD_INTERVAL_SECONDS)."""
+    return ACTIVITY_GROUP, {"type": "chat.activity", "room": slug}
+
+
+def rooms_changed_event() -> Event:
+    """A room was created or deleted: every process sends its users their new room list."""
+    return ACTIVITY_GROUP, {"type": "chat.rooms"}
+
+
+def presence_event(slug: str) -> Event:
+    """Someone came or went in room `slug` (the store has it already): each process with
+    sockets there reads who is present and tells them what changed."""
+    return room_group(slug), {"type": "chat.presence", "room": slug}
 
 
 def close_event(*, code: int, user_id: int | None = None, room: str | None = None) -> Event:
@@ -131,6 +162,7 @@ class Connection:
         "session_key",
         "transport",
         "user_id",
+        "username",
         "writer",
     )
 
@@ -142,9 +174,11 @@ class Connection:
         *,
         session_key: str = "",
         password: int = 0,
+        username: str = "",
     ) -> None:
         self.room = room
         self.user_id = user_id
+        self.username = username  # presence and typing name users; skip their own sockets
         self.send = send
         # What the socket's session was when it opened (chat/sessions.py re-checks them).
         self.session_key = session_key
@@ -229,7 +263,7 @@ def _twisted_buffered(transport: Any) -> int:
 
 
 class RoomFeed:
-    __slots__ = ("conns", "cursor", "lock", "slug")
+    __slots__ = ("conns", "cursor", "here", "lock", "present", "recount_due", "slug")
 
     def __init__(self, slug: str) -> None:
         self.slug = slug
@@ -238,6 +272,10 @@ class RoomFeed:
         # Held while delivering and while a socket joins, so a joining socket gets its
         # welcome before any live frame and the room's frames go out in order.
         self.lock = asyncio.Lock()
+        self.here: dict[str, int] = {}  # username -> this process's sockets of theirs here
+        # Who the local sockets were last told is present (all processes), None until read.
+        self.present: set[str] | None = None
+        self.recount_due = False
 
 
 class Fanout:
@@ -249,7 +287,15 @@ class Fanout:
         self._starting: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # closes and clean-ups under way
+        self.presence = presence.get_store()
+        # The user's stream, coalesced: rooms with news since the last flush, whether room
+        # lists changed, and each user's counts as last sent {user_id: {slug: Counts}}.
+        self.dirty: set[str] = set()
+        self.lists_dirty = False
+        self.flush_due = False
+        self.sent: dict[int, dict[str, protocol.Counts]] = {}
 
     async def _start(self) -> None:
         # The first sockets of a process join at the same time, and opening the channel
@@ -264,9 +310,11 @@ class Fanout:
 
     async def _open(self) -> None:
         self.channel = await self.layer.new_channel()
+        await self._add(ACTIVITY_GROUP)
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run())
         self._refresher = loop.create_task(self._refresh_forever())
+        self._renewer = loop.create_task(self._renew_presence_forever())
 
     async def join(self, conn: Connection, welcome: Callable[[], Awaitable[int]]) -> None:
         """Add a socket to its room. `welcome` sends the welcome frame and returns the last
@@ -281,15 +329,28 @@ class Fanout:
                 try:
                     if feed.cursor is None:
                         await self._add(room_group(conn.room))
+                    if feed.present is None:
+                        feed.present = await self._members(feed.slug)
                     conn.last_seq = await welcome()
                     if feed.cursor is None:
                         feed.cursor = conn.last_seq
-                    feed.conns.add(conn)
+                    came = self._count_in(feed, conn)
+                    if came:
+                        await self._tell_arrival(feed, conn.username)
                 finally:
                     if not feed.conns:
                         await self._drop_feed(feed)
                 break
         await self._add_user(conn)
+        if came:
+            await self._came_or_went(feed.slug, conn.username, came=True)
+
+    def present(self, slug: str, username: str) -> list[str]:
+        """The welcome's `present` for `username` joining room `slug` (its feed is held):
+        who the room's sockets here were told is present, and the joining user."""
+        feed = self.rooms.get(slug)
+        known = feed.present if feed is not None and feed.present is not None else set()
+        return sorted(known | {username})  # (local users are in `present` as they join)
 
     async def join_home(self, conn: Connection, hello: Callable[[], Awaitable[None]]) -> None:
         """Add a home socket (no room: it gets the user's stream only). `hello` sends its
@@ -317,16 +378,20 @@ class Fanout:
         """Take a socket out of its room and its user; safe to call more than once."""
         conn.on_failure = None
         feed = self.rooms.get(conn.room)
+        went = False
         if feed is not None and (conn in feed.conns or not feed.conns):
             async with feed.lock:
-                feed.conns.discard(conn)
+                went = self._count_out(feed, conn)
                 if not feed.conns and self.rooms.get(conn.room) is feed:
                     await self._drop_feed(feed)
+        if went:
+            await self._came_or_went(conn.room, conn.username, came=False)
         mine = self.users.get(conn.user_id)
         if mine is not None and conn in mine:
             mine.discard(conn)
             if not mine:
                 del self.users[conn.user_id]
+                self.sent.pop(conn.user_id, None)
                 await self._discard(user_group(conn.user_id))
 
     def evict(self, conn: Connection) -> None:
@@ -334,9 +399,151 @@ class Fanout:
         skip closed sockets), and it leaves its room and user now, not when (or if) its
         consumer's disconnect runs."""
         feed = self.rooms.get(conn.room)
-        if feed is not None:
-            feed.conns.discard(conn)
+        if feed is not None and self._count_out(feed, conn):
+            self._in_background(self._came_or_went(conn.room, conn.username, came=False))
         self._in_background(self.leave(conn))
+
+    # --- presence (chat/presence.py holds the store) ------------------------------------
+
+    @staticmethod
+    def _count_in(feed: RoomFeed, conn: Connection) -> bool:
+        """Add `conn` to its room's sockets; True when it is its user's first one here."""
+        feed.conns.add(conn)
+        feed.here[conn.username] = feed.here.get(conn.username, 0) + 1
+        return feed.here[conn.username] == 1
+
+    @staticmethod
+    def _count_out(feed: RoomFeed, conn: Connection) -> bool:
+        """Take `conn` out of its room's sockets; True when it was its user's last one."""
+        if conn not in feed.conns:
+            return False
+        feed.conns.discard(conn)
+        left = feed.here.get(conn.username, 0) - 1
+        if left > 0:
+            feed.here[conn.username] = left
+            return False
+        feed.here.pop(conn.username, None)
+        return True
+
+    async def _tell_arrival(self, feed: RoomFeed, username: str) -> None:
+        """A user's first socket here joined: they are present, whatever the store says
+        yet, so the room's other local sockets hear it now (other processes, after their
+        recount)."""
+        assert feed.present is not None
+        if username not in feed.present:
+            feed.present.add(username)
+            frame = {"type": "websocket.send", "text": protocol.presence_frame(username, True)}
+            await self._send_all(feed.conns, frame, skip_name=username)
+
+    async def _came_or_went(self, slug: str, username: str, *, came: bool) -> None:
+        """Tell the store that this process's first socket of `username` in room `slug`
+        opened (or its last closed), then every process with sockets there to recount. A
+        failing store (Redis down) is logged: the next renewal puts things right."""
+        try:
+            if came:
+                await self.presence.add(slug, username)
+            else:
+                await self.presence.remove(slug, username)
+        except Exception:
+            log.warning("presence store failed for room %s; the renewal will retry", slug)
+        await publish([presence_event(slug)])
+
+    async def _members(self, slug: str) -> set[str]:
+        try:
+            return await self.presence.members(slug)
+        except Exception:
+            log.warning("presence store failed for room %s", slug)
+            return set()
+
+    def _schedule_recount(self, feed: RoomFeed) -> None:
+        if not feed.recount_due:
+            feed.recount_due = True
+            self._in_background(self._recount(feed))
+
+    async def _recount(self, feed: RoomFeed) -> None:
+        """Read who is present in the room and tell the local sockets who came and went
+        since they were last told (each user's own sockets are not told of them)."""
+        await asyncio.sleep(PRESENCE_DEBOUNCE)
+        feed.recount_due = False
+        if self.rooms.get(feed.slug) is not feed:
+            return
+        members = await self._members(feed.slug)
+        async with feed.lock:
+            members |= set(feed.here)  # this process's own sockets are the surest sign
+            told = feed.present or set()
+            changes = [(name, True) for name in sorted(members - told)]
+            changes += [(name, False) for name in sorted(told - members)]
+            feed.present = members
+            for name, online in changes:
+                frame = {"type": "websocket.send", "text": protocol.presence_frame(name, online)}
+                await self._send_all(feed.conns, frame, skip_name=name)
+
+    async def _renew_presence_forever(self) -> None:
+        """Every TTL/3: renew this process's presence entries, and recount every local
+        room, which finds the users of a process that died without closing its sockets."""
+        while True:
+            await asyncio.sleep(presence.ttl() / 3)
+            entries = {slug: list(feed.here) for slug, feed in self.rooms.items()}
+            try:
+                await self.presence.renew(entries)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("presence renewal failed; will retry", exc_info=True)
+            for feed in list(self.rooms.values()):
+                self._schedule_recount(feed)
+
+    # --- the user's stream: unread counts and room lists, coalesced ---------------------
+
+    def _schedule_flush(self) -> None:
+        if not self.flush_due and self.users:
+            self.flush_due = True
+            self._in_background(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(settings.CHAT_UNREAD_INTERVAL_SECONDS)
+        self.flush_due = False
+        dirty, self.dirty = self.dirty, set()
+        lists, self.lists_dirty = self.lists_dirty, False
+        try:
+            if lists:
+                await self._send_lists()  # a whole list carries every room's counts
+            elif dirty:
+                await self._send_unread(dirty)
+        except Exception:
+            log.warning("sending unread counts failed", exc_info=True)
+
+    async def _send_unread(self, dirty: set[str]) -> None:
+        """`unread` frames for the rooms in `dirty`, to each user whose counts changed since
+        they were last told, on their sockets outside that room (inside it, the page has
+        the messages themselves)."""
+        users = [
+            user_id
+            for user_id, conns in self.users.items()
+            if any(conn.room != slug for conn in conns for slug in dirty)
+        ]
+        if not users:
+            return
+        found = await database_sync_to_async(selectors.unread_counts)(users, sorted(dirty))
+        for (user_id, slug), counts in found.items():
+            told = self.sent.setdefault(user_id, {})
+            if told.get(slug) == counts:
+                continue
+            told[slug] = counts
+            conns = [conn for conn in self.users.get(user_id, ()) if conn.room != slug]
+            frame = {"type": "websocket.send", "text": protocol.unread_frame(slug, counts)}
+            await self._send_all(conns, frame)
+
+    async def _send_lists(self) -> None:
+        """A `rooms` frame with each local user's whole room list, to all their sockets."""
+        users = list(self.users)
+        for start in range(0, len(users), 500):
+            batch = users[start : start + 500]
+            lists = await database_sync_to_async(selectors.summaries_for)(batch)
+            for user_id, summaries in lists.items():
+                self.sent[user_id] = {room.slug: counts for room, counts in summaries}
+                frame = {"type": "websocket.send", "text": protocol.rooms_frame(summaries)}
+                await self._send_all(self.users.get(user_id, ()), frame)
 
     def cut(self, conn: Connection, code: int = CLOSE_TOO_SLOW) -> None:
         """Stop sending to `conn` and close it with `code` (4408: too slow). The close may
@@ -425,7 +632,7 @@ class Fanout:
                 log.warning("session check failed; will retry", exc_info=True)
 
     async def _refresh(self) -> None:
-        groups = [room_group(slug) for slug in self.rooms]
+        groups = [ACTIVITY_GROUP, *(room_group(slug) for slug in self.rooms)]
         groups += [user_group(user_id) for user_id in self.users]
         for group in groups:
             await self.layer.group_add(group, self.channel)
@@ -472,8 +679,21 @@ class Fanout:
                     frame = {"type": "websocket.send", "text": event["text"]}
                     await self._send_all(feed.conns, frame, skip_user=event.get("skip_user"))
         elif kind == "chat.user":
+            user_id = event.get("user_id")
+            if "counts" in event and user_id in self.users:
+                slug, *counts = event["counts"]
+                self.sent.setdefault(user_id, {})[slug] = protocol.Counts(*counts)
             frame = {"type": "websocket.send", "text": event["text"]}
-            await self._send_all(self.users.get(event.get("user_id"), ()), frame)
+            await self._send_all(self.users.get(user_id, ()), frame)
+        elif kind == "chat.presence":
+            if feed is not None:
+                self._schedule_recount(feed)
+        elif kind == "chat.activity":
+            self.dirty.add(event["room"])
+            self._schedule_flush()
+        elif kind == "chat.rooms":
+            self.lists_dirty = True
+            self._schedule_flush()
         elif kind == "chat.close":
             await self._close(event)
 
@@ -505,10 +725,15 @@ class Fanout:
                 await conn.put(frame)
 
     async def _send_all(
-        self, conns: Iterable[Connection], frame: dict[str, Any], *, skip_user: int | None = None
+        self,
+        conns: Iterable[Connection],
+        frame: dict[str, Any],
+        *,
+        skip_user: int | None = None,
+        skip_name: str | None = None,
     ) -> None:
         for conn in tuple(conns):
-            if conn.user_id == skip_user:
+            if conn.user_id == skip_user or conn.username == skip_name:
                 continue
             if conn.behind():
                 self.cut(conn)

@@ -11,6 +11,8 @@ from django.utils import timezone
 class Room(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     title = models.CharField(max_length=100)
+    # One line under the title in the room header (moderators set it: room_settings).
+    topic = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -23,6 +25,9 @@ class Room(models.Model):
     # only; slow mode is the least number of seconds between one user's posts.
     locked = models.BooleanField(default=False, editable=False)
     slow_mode_seconds = models.PositiveIntegerField(default=0, editable=False)
+    # How many of its messages are deleted: the unread count of a user who never opened
+    # the room is last_seq - deleted_count (ReadMarker).
+    deleted_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]
@@ -65,6 +70,39 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class ReadMarker(models.Model):
+    """Where a user stopped reading a room: the highest seq read (only ever raised).
+
+    Unread counts come from seqs, never from a COUNT over the room's history: the room's
+    messages above `last_read` number `room.last_seq - last_read`, and `skip` of them do
+    not count (the user's own, and deleted ones). The write path keeps `skip` exact: a post
+    adds to its author's, a deletion to every reader who had not read that far, and a read
+    recounts only what lies above the new marker. A user without a row has read nothing
+    and posted nothing (every post makes its author's row), so their count is
+    `last_seq - deleted_count`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_read_markers"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_markers")
+    last_read = models.PositiveBigIntegerField(default=0)
+    skip = models.PositiveIntegerField(default=0)
+    # Messages above last_read that mention the user (the rich-messages work fills it).
+    mentions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room"], name="read_marker_user_room"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.room.slug} to {self.last_read}"
+
+    def unread(self, last_seq: int) -> int:
+        return max(0, last_seq - self.last_read - self.skip)
 
 
 # --- moderation -------------------------------------------------------------------------

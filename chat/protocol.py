@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -107,11 +107,27 @@ class Moderate:
 class RoomSettings:
     locked: bool | None = None
     slow_mode: int | None = None
+    topic: str | None = None
     name = "room_settings"
 
 
+TOPIC_MAX = 200
+
+
+# Room life (docs/protocol.md, "Presence and typing", "Read markers").
+@dataclass(frozen=True, slots=True)
+class Read:
+    seq: int
+    name = "read"
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    name = "typing"
+
+
 ModerationCommand = Delete | Report | Moderate | RoomSettings
-Command = Post | History | Ping | ModerationCommand
+Command = Post | History | Ping | ModerationCommand | Read | Typing
 
 
 def parse_frame(text: str | None, data: bytes | None = None) -> Command:
@@ -230,14 +246,31 @@ def _parse_user_action(obj: dict[str, Any]) -> Moderate:
 
 @parser("room_settings", names_command=True)
 def _parse_room_settings(obj: dict[str, Any]) -> RoomSettings:
-    locked, slow_mode = obj.get("locked"), obj.get("slow_mode")
+    locked, slow_mode, topic = obj.get("locked"), obj.get("slow_mode"), obj.get("topic")
     if locked is not None and not isinstance(locked, bool):
         raise bad_request('"locked" must be true or false.')
     if slow_mode is not None and (not _is_int(slow_mode, minimum=0) or slow_mode > 3600):
         raise bad_request('"slow_mode" must be a whole number of seconds from 0 to 3600.')
-    if locked is None and slow_mode is None:
-        raise bad_request('Give "locked" or "slow_mode".')
-    return RoomSettings(locked=locked, slow_mode=slow_mode)
+    if topic is not None:
+        if not isinstance(topic, str) or len(topic) > TOPIC_MAX or not storable(topic):
+            raise bad_request(f'"topic" must be a string of at most {TOPIC_MAX} characters.')
+        topic = " ".join(topic.split())  # one line
+    if locked is None and slow_mode is None and topic is None:
+        raise bad_request('Give "locked", "slow_mode" or "topic".')
+    return RoomSettings(locked=locked, slow_mode=slow_mode, topic=topic)
+
+
+@parser("read")
+def _parse_read(obj: dict[str, Any]) -> Read:
+    seq = obj.get("seq")
+    if not _is_int(seq, minimum=0):
+        raise bad_request('"seq" must be a whole number of 0 or more.')
+    return Read(seq=seq)
+
+
+@parser("typing")
+def _parse_typing(obj: dict[str, Any]) -> Typing:
+    return Typing()
 
 
 def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
@@ -314,25 +347,58 @@ def room_data(room: Room) -> dict[str, Any]:
     return {
         "slug": room.slug,
         "title": room.title,
+        "topic": room.topic,
+        "private": False,
+        "dm": False,
         "locked": room.locked,
         "slow_mode": room.slow_mode_seconds,
     }
 
 
-def room_summary(room: Room) -> dict[str, Any]:
+class Counts(NamedTuple):
+    """A room's counts for one user (docs/protocol.md, "Read markers and unread counts")."""
+
+    last_seq: int
+    last_read: int
+    unread: int
+    mentions: int
+
+
+def room_summary(room: Room, counts: Counts) -> dict[str, Any]:
     """A room in the user's room list (the home socket's `hello`, `rooms`)."""
     return {
         "slug": room.slug,
         "title": room.title,
         "private": False,
         "dm": False,
-        "last_seq": room.last_seq,
+        **counts._asdict(),
     }
 
 
-def hello_frame(username: str, rooms: Iterable[Room]) -> str:
+Summaries = Iterable[tuple["Room", Counts]]
+
+
+def hello_frame(username: str, rooms: Summaries) -> str:
     """The home socket's first frame: who you are and the rooms you can see."""
-    return encode({"type": "hello", "user": username, "rooms": [room_summary(r) for r in rooms]})
+    summaries = [room_summary(room, counts) for room, counts in rooms]
+    return encode({"type": "hello", "user": username, "rooms": summaries})
+
+
+def rooms_frame(rooms: Summaries) -> str:
+    """The user's whole room list, after it changed."""
+    return encode({"type": "rooms", "rooms": [room_summary(room, c) for room, c in rooms]})
+
+
+def unread_frame(slug: str, counts: Counts) -> str:
+    return encode({"type": "unread", "room": slug, **counts._asdict()})
+
+
+def presence_frame(username: str, online: bool) -> str:
+    return encode({"type": "presence", "user": username, "online": online})
+
+
+def typing_frame(username: str) -> str:
+    return encode({"type": "typing", "user": username})
 
 
 def message_frame(message: Message) -> str:
@@ -348,6 +414,9 @@ def welcome_frame(
     has_more: bool,
     has_more_after: bool | None = None,
     moderator: bool = False,
+    present: Iterable[str] = (),
+    last_read: int = 0,
+    muted_until: datetime | None = None,
 ) -> str:
     frame: dict[str, Any] = {
         "type": "welcome",
@@ -356,11 +425,15 @@ def welcome_frame(
         "last_seq": last_seq,
         "messages": [message_data(m) for m in messages],
         "has_more": has_more,
+        "present": sorted(present),
+        "last_read": last_read,
     }
     if has_more_after is not None:
         frame["has_more_after"] = has_more_after
     if moderator:
         frame["moderator"] = True  # the user may moderate this room (moderation.js)
+    if muted_until is not None:
+        frame["muted_until"] = _ts(muted_until)  # the composer says so before a post fails
     return encode(frame)
 
 

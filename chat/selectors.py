@@ -3,14 +3,17 @@ costs the same at the end of a room of a million messages as of a thousand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import permissions, protocol
-from .models import Message, Room
+from .models import Message, ReadMarker, Room
+from .protocol import Counts
 
 Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
 
@@ -97,6 +100,8 @@ class Welcome:
     last_seq: int
     moderator: bool
     deleted: list[int]  # on a resume: deleted seqs among the RESUME_MAX at or below since
+    last_read: int
+    muted_until: datetime | None
 
 
 def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | None:
@@ -122,11 +127,59 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
     if rows and rows[-1].seq > last:
         last = rows[-1].seq  # a post committed between the two reads
     moderator = permissions.can_moderate(room, user, member)
-    return Welcome(rows, has_more, more_after, last, moderator, deleted)
+    marker = ReadMarker.objects.filter(room_id=room.pk, user_id=user.pk).first()
+    muted = member.muted_until if member is not None and member.is_muted(timezone.now()) else None
+    last_read = marker.last_read if marker is not None else 0
+    return Welcome(rows, has_more, more_after, last, moderator, deleted, last_read, muted)
 
 
-def room_summaries(user: AbstractBaseUser, limit: int = 200) -> list[Room]:
-    """The rooms the home socket's `hello` lists: the rooms `user` can see (every public
-    room: private ones come with the private-rooms work), most recently active first, at
-    most `limit`."""
-    return list(rooms_with_stats()[:limit])
+# --- the user's room list and its counts --------------------------------------------------
+
+ROOM_LIST_MAX = 200  # rooms in a hello / rooms frame, most recently active first
+
+
+def counts(room: Room, marker: ReadMarker | None) -> Counts:
+    """A room's counts for a user, from seqs alone (chat.models.ReadMarker)."""
+    if marker is None:  # read nothing, posted nothing: only deletions do not count
+        return Counts(room.last_seq, 0, max(0, room.last_seq - room.deleted_count), 0)
+    return Counts(room.last_seq, marker.last_read, marker.unread(room.last_seq), marker.mentions)
+
+
+def visible_rooms(user_ids: Iterable[int]) -> QuerySet[Room]:
+    """The rooms each of these users can see, most recently active first: every room, for
+    now (private rooms and their members come with the private-rooms work: that rule goes
+    here, once)."""
+    return rooms_with_stats()
+
+
+def room_summaries(user: AbstractBaseUser) -> list[tuple[Room, Counts]]:
+    """The home socket's `hello`: the rooms `user` can see, with their counts."""
+    return summaries_for([user.pk])[user.pk]
+
+
+def summaries_for(user_ids: list[int]) -> dict[int, list[tuple[Room, Counts]]]:
+    """Each user's room list with counts (`hello`, `rooms`): two queries for any number of
+    users, O(rooms shown) rows each."""
+    rooms = list(visible_rooms(user_ids)[:ROOM_LIST_MAX])
+    markers = _markers(user_ids, [room.pk for room in rooms])
+    return {
+        user_id: [(room, counts(room, markers.get((user_id, room.pk)))) for room in rooms]
+        for user_id in user_ids
+    }
+
+
+def unread_counts(user_ids: list[int], slugs: list[str]) -> dict[tuple[int, str], Counts]:
+    """The counts of rooms `slugs` for each user who can see them: what the fan-out sends
+    as `unread` frames after new messages (two queries, O(users x rooms) rows)."""
+    rooms = list(visible_rooms(user_ids).filter(slug__in=slugs))
+    markers = _markers(user_ids, [room.pk for room in rooms])
+    return {
+        (user_id, room.slug): counts(room, markers.get((user_id, room.pk)))
+        for room in rooms
+        for user_id in user_ids
+    }
+
+
+def _markers(user_ids: list[int], room_ids: list[int]) -> dict[tuple[int, int], ReadMarker]:
+    rows = ReadMarker.objects.filter(user_id__in=user_ids, room_id__in=room_ids)
+    return {(m.user_id, m.room_id): m for m in rows}

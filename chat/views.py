@@ -23,7 +23,7 @@ SIDEBAR_ROOMS = 50  # the sidebar's first list, before the home socket's `hello`
 def _sidebar(request: HttpRequest, current: str = "") -> dict:
     """The sidebar's rooms, rendered with the page (sidebar.js keeps them live)."""
     return {
-        "sidebar_rooms": selectors.room_summaries(request.user, SIDEBAR_ROOMS),
+        "sidebar_rooms": selectors.room_summaries(request.user)[:SIDEBAR_ROOMS],
         "current_room": current,
     }
 

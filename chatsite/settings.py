@@ -319,6 +319,15 @@ CHAT_RATE_LIMIT_KEY_PREFIX = (os.environ.get("CHANNEL_LAYER_PREFIX") or "chat") 
 # How often each process renews its channel-layer groups and catches rooms up from the
 # database (chat/fanout.py): the longest a message lost by the layer waits to be delivered.
 CHAT_FANOUT_REFRESH_SECONDS = env_float("CHAT_FANOUT_REFRESH_SECONDS", 5.0)
+# Room life (chat/presence.py, docs/protocol.md "Presence and typing"). A process that dies
+# without closing its sockets drops out of presence within the TTL plus a renewal (TTL/3).
+CHAT_PRESENCE_TTL_SECONDS = env_float("CHAT_PRESENCE_TTL_SECONDS", 30.0)
+CHAT_PRESENCE_REDIS_URL = CHAT_RATE_LIMIT_REDIS_URL
+CHAT_PRESENCE_KEY_PREFIX = (os.environ.get("CHANNEL_LAYER_PREFIX") or "chat") + ":presence:"
+CHAT_TYPING_INTERVAL_SECONDS = env_float("CHAT_TYPING_INTERVAL_SECONDS", 1.0)
+# Unread counts after new messages reach a user's other sockets at most this often per
+# room (chat/fanout.py coalesces them); a read reaches them at once.
+CHAT_UNREAD_INTERVAL_SECONDS = env_float("CHAT_UNREAD_INTERVAL_SECONDS", 1.0)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

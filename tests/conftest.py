@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -63,11 +65,19 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-class Chat:
-    """A WebsocketCommunicator that speaks JSON frames."""
+# Room life's frames come whenever people arrive, type or read (tests/test_roomlife.py
+# tests them); the other tests read past them unless they ask for one by type.
+ROOM_LIFE = frozenset({"presence", "typing", "unread", "rooms"})
 
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
+
+class Chat:
+    """A WebsocketCommunicator that speaks JSON frames. `recv` skips room-life frames
+    (ROOM_LIFE) unless `life` is set; `recv_type` of one of them waits for that type."""
+
+    def __init__(self, communicator: WebsocketCommunicator, *, life: bool = False) -> None:
         self.comm = communicator
+        self.skip = frozenset() if life else ROOM_LIFE
+        self.pending: deque[Any] = deque()  # frames nothing() took off the queue
 
     async def connect(self) -> tuple[bool, int | None]:
         return await self.comm.connect(timeout=TIMEOUT)
@@ -76,17 +86,41 @@ class Chat:
         text = frame if isinstance(frame, str) else json.dumps(frame)
         await self.comm.send_to(text_data=text)
 
-    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109
-        return json.loads(await self.comm.receive_from(timeout=timeout))
+    async def recv(self, timeout: float = TIMEOUT, want: str = "") -> dict[str, Any]:  # noqa: ASYNC109
+        if self.pending:
+            return self.pending.popleft()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = max(0.01, deadline - loop.time())
+            frame = json.loads(await self.comm.receive_from(timeout=left))
+            if frame.get("type") not in self.skip or frame.get("type") == want:
+                return frame
 
     async def recv_type(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:  # noqa: ASYNC109
         """The next frame, which must be of type `kind`."""
-        frame = await self.recv(timeout)
+        frame = await self.recv(timeout, want=kind)
         assert frame["type"] == kind, frame
         return frame
 
-    async def nothing(self, timeout: float = 0.2) -> bool:  # noqa: ASYNC109
-        return await self.comm.receive_nothing(timeout=timeout)
+    async def nothing(self, timeout: float = 0.2, skip: frozenset[str] | None = None) -> bool:  # noqa: ASYNC109
+        """Whether no frame (but skipped ones: `skip`, else the socket's) arrives within
+        `timeout`. (receive_from's timeout would cancel the application when none comes.)"""
+        skip = self.skip if skip is None else skip
+        if self.pending:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        queue = self.comm.output_queue
+        while loop.time() < deadline:
+            while not queue.empty():
+                message = queue.get_nowait()
+                frame = json.loads(message.get("text") or "null") if "text" in message else None
+                if frame is None or frame.get("type") not in skip:
+                    self.pending.append(frame if frame is not None else message)
+                    return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def close(self) -> None:
         await self.comm.disconnect()

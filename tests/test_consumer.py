@@ -62,11 +62,21 @@ async def test_welcome_in_a_new_room(open_chat, alice):
     welcome = await chat.recv_type("welcome")
     assert welcome == {
         "type": "welcome",
-        "room": {"slug": "lobby", "title": "Lobby", "locked": False, "slow_mode": 0},
+        "room": {
+            "slug": "lobby",
+            "title": "Lobby",
+            "topic": "",
+            "private": False,
+            "dm": False,
+            "locked": False,
+            "slow_mode": 0,
+        },
         "user": "alice",
         "last_seq": 0,
         "messages": [],
         "has_more": False,
+        "present": ["alice"],  # she is here herself
+        "last_read": 0,
         "moderator": True,  # she created the room, so she owns it
     }
     room = await database_sync_to_async(Room.objects.get)(slug="lobby")

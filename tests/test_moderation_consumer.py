@@ -4,6 +4,7 @@ way a user would see it: the frames that arrive, the socket that closes, what is
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import AuditLog, Membership, Message, Report, Room
-from tests.conftest import TIMEOUT
+from tests.conftest import ROOM_LIFE, TIMEOUT
 from tests.support.accounts import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,6 +49,8 @@ async def recv_all(chat, *kinds: str) -> dict[str, dict]:
 async def closed_with(chat, code: int) -> None:
     """The server closes `chat`'s socket with `code` (within the timeout)."""
     output = await chat.comm.receive_output(timeout=TIMEOUT)
+    while output["type"] == "websocket.send" and json.loads(output["text"])["type"] in ROOM_LIFE:
+        output = await chat.comm.receive_output(timeout=TIMEOUT)  # someone came or went
     assert output == {"type": "websocket.close", "code": code}, output
 
 

@@ -41,7 +41,9 @@ def post_two(*, room, user, fail: bool = False) -> None:
 
 def test_a_service_calling_services_publishes_once_after_its_commit(room, published):
     post_two(room=room, user=room.created_by)
-    bodies = [[seq for seq, _ in m["messages"]] for batch in published for m in batch]
+    bodies = [
+        [seq for seq, _ in m["messages"]] for batch in published for m in batch if "messages" in m
+    ]
     assert bodies == [[1], [2]]
     assert len(published) == 1  # one publish, after the one commit
 

@@ -288,7 +288,15 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
     assert "message 55" in page and ">message 5<" not in page
     config = _json_script(page, "chat-config")
     assert config == {
-        "room": {"slug": "lobby", "title": "Lobby", "locked": False, "slow_mode": 0},
+        "room": {
+            "slug": "lobby",
+            "title": "Lobby",
+            "topic": "",
+            "private": False,
+            "dm": False,
+            "locked": False,
+            "slow_mode": 0,
+        },
         "username": "alice",
         "ws_path": "/ws/chat/lobby/",
         "max_length": 4000,
@@ -316,7 +324,8 @@ def test_a_member_is_offered_only_member_commands(client_alice, alice):
     services.create_room(slug="theirs", user=bob)
     config = _json_script(client_alice.get("/chat/theirs/").content.decode(), "chat-config")
     assert config["is_moderator"] is False
-    assert config["commands"] == ["delete", "history", "message", "ping", "report"]
+    member = ["delete", "history", "message", "ping", "read", "report", "typing"]
+    assert config["commands"] == member
 
 
 def test_message_bodies_are_escaped_everywhere(client_alice, alice):

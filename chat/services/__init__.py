@@ -6,7 +6,8 @@ channel layer only a hint). Call a service from sync code (views, admin, shell) 
 `post_message(...)` and from async code (consumers) as `await post_message.acall(...)`.
 Services may call each other: events of both go out once, after the commit.
 
-One module per concern: rooms, messages (the write path of a post), moderation, accounts.
+One module per concern: rooms, messages (the write path of a post), moderation, accounts,
+reads (read markers and unread counts), roomlife (typing).
 """
 
 from .accounts import deactivate_user, disconnect_user
@@ -34,6 +35,8 @@ from .moderation import (
     unmute_user,
     update_room,
 )
+from .reads import mark_read
+from .roomlife import announce_typing
 from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "Outcome",
     "PostResult",
     "Service",
+    "announce_typing",
     "ban_user",
     "clean_body",
     "clean_title",
@@ -53,6 +57,7 @@ __all__ = [
     "disconnect_user",
     "emit",
     "kick_user",
+    "mark_read",
     "mute_user",
     "new_room",
     "not_stored",

@@ -24,6 +24,7 @@ from ..errors import (
     Unavailable,
 )
 from ..models import Message, Room
+from . import reads
 from .base import emit, service
 
 log = logging.getLogger("chat")
@@ -113,7 +114,7 @@ def post_messages(
     room.last_seq = last
     log.info("post room=%s user=%s seq=%d..%d", room.slug, user.get_username(), first, last)
     messages = [(r.message.seq, r.frame) for r in stored]
-    emit(fanout.messages_event(room.slug, messages))
+    emit(fanout.messages_event(room.slug, messages), fanout.activity_event(room.slug))
     return _done(outcomes)
 
 
@@ -190,6 +191,7 @@ def _store(
     for offset, (_, message) in enumerate(accepted):
         message.seq = first_seq + offset
     Message.objects.bulk_create([message for _, message in accepted])
+    reads.count_own_posts(room, user, len(accepted))  # never unread to their author
     stored = []
     for i, message in accepted:
         outcomes[i] = result = _result(message, created=True)

@@ -19,6 +19,7 @@ from ..errors import (
     Forbidden,
 )
 from ..models import AuditLog, Membership, Message, Report, Role, Room
+from . import reads
 from .base import emit, service
 
 log = logging.getLogger("chat")
@@ -127,8 +128,12 @@ def delete_message(*, room: Room, actor: AbstractBaseUser, seq: int, reason: str
         message.body = ""
         message.deleted_at = timezone.now()
         message.save(update_fields=["body", "deleted_at"])
+        reads.count_deletion(room, message)
         _audit(actor, "delete", room, target=message.author, seq=seq, reason=reason)
-    emit(fanout.room_event(room.slug, protocol.message_deleted_frame(seq)))
+    emit(
+        fanout.room_event(room.slug, protocol.message_deleted_frame(seq)),
+        fanout.activity_event(room.slug),  # it no longer counts as unread
+    )
     return message
 
 
@@ -271,10 +276,12 @@ def update_room(
     locked: bool | None = None,
     slow_mode: int | None = None,
     title: str | None = None,
+    topic: str | None = None,
     reason: str = "",
 ) -> Room:
-    """Lock or unlock the room, set its slow mode (seconds, 0 = off) or its title; everyone
-    in the room hears `room_updated`."""
+    """Lock or unlock the room, set its slow mode (seconds, 0 = off), its title or its
+    topic (the header's line under the title; "" clears it); everyone in the room hears
+    `room_updated`, and a new title reaches every room list."""
     changes: list[tuple[str, str]] = []
     with transaction.atomic():
         _require_moderator(room, actor)
@@ -290,12 +297,17 @@ def update_room(
         if title is not None and title.strip() and title.strip() != room.title:
             room.title = title.strip()[:100]
             changes.append(("title", room.title))
+        if topic is not None and " ".join(topic.split()) != room.topic:
+            room.topic = " ".join(topic.split())[: protocol.TOPIC_MAX]
+            changes.append(("topic", room.topic[:200]))
         if not changes:
             return room
-        room.save(update_fields=["locked", "slow_mode_seconds", "title"])
+        room.save(update_fields=["locked", "slow_mode_seconds", "title", "topic"])
         for action, detail in changes:
             _audit(actor, action, room, reason=reason, detail=detail)
     emit(fanout.room_event(room.slug, protocol.room_updated_frame(room)))
+    if any(action == "title" for action, _ in changes):
+        emit(fanout.rooms_changed_event())
     return room
 
 
@@ -308,6 +320,7 @@ def delete_room(*, room: Room, actor: AbstractBaseUser, reason: str = "") -> Non
         _audit(actor, "delete_room", None, reason=reason, detail=room.slug)
         Room.objects.filter(pk=room.pk).delete()
     emit(fanout.close_event(code=CloseCode.ROOM_DELETED, room=room.slug))
+    emit(fanout.rooms_changed_event())
 
 
 @service

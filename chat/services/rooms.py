@@ -12,13 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
-from .. import permissions, protocol, ratelimit, selectors
+from .. import fanout, permissions, protocol, ratelimit, selectors
 from ..errors import (
     BadRequest,
     Unavailable,
 )
 from ..models import Room
-from .base import service
+from .base import emit, service
 
 log = logging.getLogger("chat")
 
@@ -41,6 +41,7 @@ def create_room(*, slug: str, user: AbstractBaseUser, title: str = "") -> Room:
     )
     if created:
         log.info("room created room=%s user=%s", room.slug, user.get_username())
+        emit(fanout.rooms_changed_event())  # it appears in every open room list
     return room
 
 
@@ -93,6 +94,7 @@ def new_room(*, user: AbstractBaseUser, title: str) -> Room:
         except IntegrityError:
             continue  # another creation took that slug in between: derive the next one
         log.info("room created room=%s user=%s", room.slug, user.get_username())
+        emit(fanout.rooms_changed_event())
         return room
     raise Unavailable(gettext("The room could not be created; please retry."))
 
