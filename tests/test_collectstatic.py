@@ -79,9 +79,10 @@ def test_collected_modules_import_only_hashed_names(collected, manifest):
             assert target == expected, (stored, spec)
             assert target in hashed and (collected / target).is_file(), (stored, spec)
         seen[name] = found
-    # The room page's entry module imports its three neighbours, hashed.
+    # The room page's entry module imports its four neighbours, hashed.
+    neighbours = ("delivery", "errors", "i18n", "ui")
     assert sorted(seen["chat/chat.js"]) == sorted(
-        "./" + posixpath.basename(manifest[f"chat/{m}.js"]) for m in ("delivery", "i18n", "ui")
+        "./" + posixpath.basename(manifest[f"chat/{m}.js"]) for m in neighbours
     )
 
 
