@@ -448,3 +448,25 @@ def test_room_list_screenshot(site, new_page):
     expect(page.locator(".room-cards li")).to_have_count(4)
     expect(page.locator("#sidebar")).to_have_attribute("data-live", "true")
     shot(page, "rooms-light")
+
+
+def test_a_refusal_by_the_server_is_said_in_the_users_language(site, new_page):
+    """The server's error frames carry English details; the page says each code in the
+    user's language (static/chat/errors.js). carol is muted in random (the seed), which her
+    page cannot know until the server refuses her post."""
+    page = new_page(locale="ja-JP")
+    _log_in(page, site.url, "carol", "ja")
+    open_room(page, site.url, "random")
+    expect(page.locator("#composer-input")).to_be_enabled()
+    send(page, "こんにちは")
+    muted = r"このルームでは \d{1,2}:\d{2} までミュートされています。"
+    status = page.locator("#outbox li.failed .status")
+    expect(status).to_have_text(re.compile(f"^未送信：{muted}$"))  # noqa: RUF001
+    expect(page.locator("#composer-note")).to_have_text(re.compile(f"^{muted}$"))
+    expect(page.locator("#composer-input")).to_be_disabled()
+    # The failed post is kept with its code, so it is said again in the language chosen.
+    page.select_option("#language-select", "en")
+    expect(page.locator("#send")).to_have_text("Send")
+    expect(status).to_have_text(
+        re.compile(r"^not sent: You are muted in this room until \d{1,2}:\d{2}\s?[AP]M\.$")
+    )
