@@ -11,10 +11,11 @@
 //   means the connection is dead even if the socket still looks open.
 // Bodies are only ever put into the page with textContent: the server never sends HTML.
 // The look of the list (groups, day separators, avatars) comes from ui.js; the words from
-// i18n.js (Django's JavaScriptCatalog).
+// i18n.js (Django's JavaScriptCatalog); the server's refusals in them from errors.js.
 import { format, gettext, locale, ngettext } from "./i18n.js";
 import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
 import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./delivery.js";
+import { ERROR, errorText, refusal } from "./errors.js";
 
 (function () {
   "use strict";
@@ -56,7 +57,7 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
   let oldest = null; // lowest seq shown (null: none yet)
   let hasMoreBefore = initial.has_more;
   const shown = new Map(); // seq -> <li>
-  let outbox = loadOutbox(); // [{client_id, body, status: "pending"|"failed", reason}]
+  let outbox = loadOutbox(); // [{client_id, body, status: "pending"|"failed", error}]
 
   let ws = null;
   let connId = 0; // increases with every socket, so stale callbacks can tell
@@ -558,9 +559,10 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
     if (entry) {
       if (FINAL_CODES.has(frame.code)) {
         entry.status = "failed";
-        entry.reason = frame.detail || frame.code;
+        // Kept as the code and what shapes its sentence: said in the page's language.
+        entry.error = refusal(frame, { locked: Boolean(config.room.locked) });
         delete entry.sentOn;
-        if (frame.code === "forbidden" && frame.until) {
+        if (frame.code === ERROR.FORBIDDEN && frame.until) {
           mutedUntil = Date.parse(frame.until) || 0;
           updateComposer();
         }
@@ -577,11 +579,11 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
     }
     // Our posts always carry a client_id. A history request can only fail as `unavailable`
     // (we never send a malformed one); other errors answer moderation commands (moderation.js).
-    if (!frame.client_id && frame.code === "unavailable" && requests.length) {
+    if (!frame.client_id && frame.code === ERROR.UNAVAILABLE && requests.length) {
       if (requests.shift() === "before") loadingOlder = false;
       else gapAskedAt = -1;
     }
-    if (frame.detail) showNotice(frame.detail);
+    showNotice(errorText(frame, { locale: LOCALE }));
   }
 
   // --- outbox ----------------------------------------------------------------------------
@@ -597,7 +599,7 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
 
   function saveOutbox() {
     try {
-      const keep = outbox.map((e) => ({ client_id: e.client_id, body: e.body, status: e.status, reason: e.reason }));
+      const keep = outbox.map((e) => ({ client_id: e.client_id, body: e.body, status: e.status, error: e.error, reason: e.reason }));
       if (keep.length) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(keep));
       else sessionStorage.removeItem(STORAGE_KEY);
     } catch (err) {
@@ -645,6 +647,12 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
     if (waiting) ackTimer = setTimeout(flushOutbox, ACK_WITHIN_MS + 100);
   }
 
+  // Why a post failed, in the page's language (an entry stored by an older page may
+  // have only the English `reason`).
+  function failure(entry) {
+    return entry.error ? errorText(entry.error, { locale: LOCALE }) : entry.reason || "";
+  }
+
   function renderOutbox() {
     const stick = nearBottom();
     el.outbox.replaceChildren();
@@ -660,7 +668,7 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
       const status = document.createElement("span");
       status.className = "status";
       status.textContent = entry.status === "failed"
-        ? format(gettext("not sent: %(reason)s"), { reason: entry.reason })
+        ? format(gettext("not sent: %(reason)s"), { reason: failure(entry) })
         : gettext("sending…");
       head.append(user, status);
       if (entry.status === "failed") {

@@ -3,12 +3,14 @@
 // message beyond a gap held until the gap is filled), the reconnect backoff with jitter,
 // and which refusals are final for a post in the outbox.
 
+import { ERROR } from "./errors.js";
+
 export const BACKOFF_MIN_MS = 500;
 export const BACKOFF_MAX_MS = 30000;
 
 // Refusals after which a post is shown failed and never resent; any other error code
 // (unavailable, rate_limited...) means "nothing stored, send the same client_id again".
-export const FINAL_CODES = new Set(["too_long", "empty", "forbidden", "bad_request"]);
+export const FINAL_CODES = new Set([ERROR.TOO_LONG, ERROR.EMPTY, ERROR.FORBIDDEN, ERROR.BAD_REQUEST]);
 
 // Close codes after the handshake (chat/errors.py CloseCode).
 export const CLOSE = Object.freeze({ REMOVED: 4403, ROOM_DELETED: 4404, TOO_SLOW: 4408 });

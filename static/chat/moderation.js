@@ -6,7 +6,8 @@
 // moderators, plus lock / slow mode for the room. Questions are asked in an in-page
 // <dialog>, never prompt()/confirm(). Each action sends one protocol command through
 // window.chat.send; the server answers with `ok` (said here in a toast) or an `error`
-// naming the command (chat.js shows its detail). Deletions arrive as `message_deleted`.
+// naming the command (chat.js says it in the page's language, errors.js). Deletions arrive
+// as `message_deleted`.
 (function () {
   // Django's JavaScriptCatalog (/jsi18n/, loaded before this script) or English.
   function gettext(text) {
