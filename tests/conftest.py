@@ -50,6 +50,7 @@ def fresh_rate_limits(settings, monkeypatch) -> None:
 
     monkeypatch.setattr(ratelimit, "_sync_store", None)
     settings.CHAT_RATE_LIMIT_KEY_PREFIX = unique_name("rl") + ":"
+    settings.CHAT_PRESENCE_KEY_PREFIX = unique_name("presence") + ":"  # and presence
 
 
 @pytest.fixture(autouse=True)
