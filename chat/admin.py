@@ -210,9 +210,11 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
         if change:
-            services.update_room(room=obj, actor=request.user, title=obj.title)
+            services.update_room(room=obj, actor=request.user, title=obj.title, topic=obj.topic)
             return
         room = services.create_room(slug=obj.slug, user=request.user, title=obj.title)
+        if obj.topic:
+            services.update_room(room=room, actor=request.user, topic=obj.topic)
         obj.pk, obj.slug, obj.created_by = room.pk, room.slug, room.created_by
         obj._state.adding = False
 

@@ -166,7 +166,7 @@ async def test_admin_lock_and_slow_mode_reach_the_room(open_chat):
     assert actions == ["lock", "unlock", "slow_mode"]
 
 
-async def test_admin_retitle_reaches_the_room(open_chat):
+async def test_admin_retitle_and_topic_reach_the_room(open_chat):
     t = await room_with_messages()
     client, _ = await database_sync_to_async(staff_client)("root", is_superuser=True)
     b = await open_chat(t.bob, "den")
@@ -175,6 +175,9 @@ async def test_admin_retitle_reaches_the_room(open_chat):
         client, f"/admin/chat/room/{t.room.pk}/change/", {"title": "The Den", "_save": "Save"}
     )
     assert (await b.recv_type("room_updated"))["room"]["title"] == "The Den"
+    form = {"title": "The Den", "topic": "Where the owls meet", "_save": "Save"}
+    await post(client, f"/admin/chat/room/{t.room.pk}/change/", form)
+    assert (await b.recv_type("room_updated"))["room"]["topic"] == "Where the owls meet"
 
 
 async def test_report_queue_resolve_and_delete(open_chat):
