@@ -139,6 +139,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
                     await self.answer(protocol.error_frame(head))
                 elif isinstance(head, protocol.Post):
                     await self._run("message", _batch(head, inbox))
+                elif isinstance(head, protocol.Read):
+                    await self._run("read", _latest_read(head, inbox))
                 else:
                     await self._run(head.name, head)
         except Exception:
@@ -254,6 +256,17 @@ def _batch(first: protocol.Post, inbox: deque[protocol.Command | ChatError]) -> 
         batch.append(inbox.popleft())
         chars += len(post.body)
     return batch
+
+
+def _latest_read(first: protocol.Read, inbox: deque[protocol.Command | ChatError]) -> protocol.Read:
+    """Of `first` and the reads queued right behind it, the highest: a client scrolling
+    through a backlog says `read` often, and only the last one can raise the marker."""
+    latest = first
+    while inbox and isinstance(inbox[0], protocol.Read):
+        read = inbox.popleft()
+        if read.seq > latest.seq:
+            latest = read
+    return latest
 
 
 def _unavailable() -> ChatError:

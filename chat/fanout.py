@@ -385,7 +385,7 @@ class Fanout:
                 if not feed.conns and self.rooms.get(conn.room) is feed:
                     await self._drop_feed(feed)
         if went:
-            await self._came_or_went(conn.room, conn.username, came=False)
+            self._in_background(self._went(conn.room, conn.username))
         mine = self.users.get(conn.user_id)
         if mine is not None and conn in mine:
             mine.discard(conn)
@@ -400,7 +400,7 @@ class Fanout:
         consumer's disconnect runs."""
         feed = self.rooms.get(conn.room)
         if feed is not None and self._count_out(feed, conn):
-            self._in_background(self._came_or_went(conn.room, conn.username, came=False))
+            self._in_background(self._went(conn.room, conn.username))
         self._in_background(self.leave(conn))
 
     # --- presence (chat/presence.py holds the store) ------------------------------------
@@ -434,6 +434,22 @@ class Fanout:
             feed.present.add(username)
             frame = {"type": "websocket.send", "text": protocol.presence_frame(username, True)}
             await self._send_all(feed.conns, frame, skip_name=username)
+
+    async def _went(self, slug: str, username: str) -> None:
+        """A user's last socket here closed. They stay present for
+        CHAT_PRESENCE_GRACE_SECONDS: a reload or a reconnect tells nobody anything, and a
+        client that opens and closes sockets in a loop cannot flood the room with
+        presence frames."""
+        await asyncio.sleep(settings.CHAT_PRESENCE_GRACE_SECONDS)
+        if self._here(slug, username):
+            return  # back already
+        await self._came_or_went(slug, username, came=False)
+        if self._here(slug, username):  # came back while the store was told: say so again
+            await self._came_or_went(slug, username, came=True)
+
+    def _here(self, slug: str, username: str) -> bool:
+        feed = self.rooms.get(slug)
+        return feed is not None and feed.here.get(username, 0) > 0
 
     async def _came_or_went(self, slug: str, username: str, *, came: bool) -> None:
         """Tell the store that this process's first socket of `username` in room `slug`

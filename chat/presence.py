@@ -25,7 +25,6 @@ import asyncio
 import secrets
 import time
 import weakref
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,23 +35,38 @@ def ttl() -> float:
     return float(getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 30))
 
 
-class MemoryPresence:
-    """One process's rooms: {room: Counter(username: entries)}."""
+class TypingBrake:
+    """This process's own brake: {(room, user id): when the last broadcast went}."""
 
     def __init__(self) -> None:
-        self.rooms: dict[str, Counter[str]] = {}
-        self.typing: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+
+    def allows(self, room: str, user_id: int) -> bool:
+        now, key = time.monotonic(), (room, user_id)
+        if now - self.last.get(key, -1e9) < _typing_interval():
+            return False
+        self.last[key] = now
+        if len(self.last) > 10_000:  # forget the brakes that have run out
+            self.last = {k: t for k, t in self.last.items() if now - t < 60}
+        return True
+
+
+class MemoryPresence:
+    """One process's rooms: {room: usernames}. The fan-out adds a user once, when their
+    first socket in the room opens, and removes them when the last one has closed."""
+
+    def __init__(self) -> None:
+        self.rooms: dict[str, set[str]] = {}
+        self.brake = TypingBrake()
 
     async def add(self, room: str, username: str) -> None:
-        self.rooms.setdefault(room, Counter())[username] += 1
+        self.rooms.setdefault(room, set()).add(username)
 
     async def remove(self, room: str, username: str) -> None:
         here = self.rooms.get(room)
         if here is None:
             return
-        here[username] -= 1
-        if here[username] <= 0:
-            del here[username]
+        here.discard(username)
         if not here:
             del self.rooms[room]
 
@@ -63,13 +77,7 @@ class MemoryPresence:
         return  # nothing expires in one process's memory
 
     async def may_type(self, room: str, user_id: int) -> bool:
-        now, key = time.monotonic(), (room, user_id)
-        if now - self.typing.get(key, -1e9) < _typing_interval():
-            return False
-        self.typing[key] = now
-        if len(self.typing) > 10_000:  # forget the brakes that have run out
-            self.typing = {k: t for k, t in self.typing.items() if now - t < 60}
-        return True
+        return self.brake.allows(room, user_id)
 
 
 class RedisPresence:
@@ -79,6 +87,7 @@ class RedisPresence:
         self.client = redis.from_url(url)
         self.prefix = prefix
         self.process = secrets.token_hex(8)  # tells this process's entries from the others'
+        self.brake = TypingBrake()  # a flood stops here, before it costs Redis a command
 
     def _key(self, room: str) -> str:
         return self.prefix + room
@@ -117,6 +126,8 @@ class RedisPresence:
             await pipe.execute()
 
     async def may_type(self, room: str, user_id: int) -> bool:
+        if not self.brake.allows(room, user_id):
+            return False
         key = f"{self.prefix}typing:{room}:{user_id}"
         interval_ms = max(1, int(_typing_interval() * 1000))
         return bool(await self.client.set(key, b"1", nx=True, px=interval_ms))

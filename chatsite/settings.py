@@ -325,6 +325,9 @@ CHAT_PRESENCE_TTL_SECONDS = env_float("CHAT_PRESENCE_TTL_SECONDS", 30.0)
 CHAT_PRESENCE_REDIS_URL = CHAT_RATE_LIMIT_REDIS_URL
 CHAT_PRESENCE_KEY_PREFIX = (os.environ.get("CHANNEL_LAYER_PREFIX") or "chat") + ":presence:"
 CHAT_TYPING_INTERVAL_SECONDS = env_float("CHAT_TYPING_INTERVAL_SECONDS", 1.0)
+# A user whose last socket in a room closed stays present this long (a reload or reconnect
+# flashes nothing; a socket opened and closed in a loop floods nobody).
+CHAT_PRESENCE_GRACE_SECONDS = env_float("CHAT_PRESENCE_GRACE_SECONDS", 2.0)
 # Unread counts after new messages reach a user's other sockets at most this often per
 # room (chat/fanout.py coalesces them); a read reaches them at once.
 CHAT_UNREAD_INTERVAL_SECONDS = env_float("CHAT_UNREAD_INTERVAL_SECONDS", 1.0)

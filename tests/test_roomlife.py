@@ -21,6 +21,7 @@ from tests.support.accounts import make_user
 @pytest.fixture(autouse=True)
 def quick_counts(settings):
     settings.CHAT_UNREAD_INTERVAL_SECONDS = 0.05
+    settings.CHAT_PRESENCE_GRACE_SECONDS = 0.1
 
 
 async def opened(open_chat, user, room="lobby"):
@@ -94,6 +95,39 @@ async def test_arrivals_and_departures_reach_the_others_and_two_tabs_count_once(
 
     await b2.close()
     assert await next_of(a, "presence") == {"type": "presence", "user": "bob", "online": False}
+    await a.close()
+
+
+async def test_a_reload_within_the_grace_tells_nobody(open_chat, alice, bob, settings):
+    settings.CHAT_PRESENCE_GRACE_SECONDS = 1.5
+    a, _ = await opened(open_chat, alice)
+    b, _ = await opened(open_chat, bob)
+    await next_of(a, "presence", user="bob")
+    await b.close()
+    b, welcome = await opened(open_chat, bob)  # the page reloads
+    assert welcome["present"] == ["alice", "bob"]
+    assert await a.nothing(timeout=2, skip=frozenset())  # past the grace: still nothing
+    await b.close()
+    assert await next_of(a, "presence", user="bob") == {
+        "type": "presence",
+        "user": "bob",
+        "online": False,
+    }
+    await a.close()
+
+
+async def test_flapping_sockets_cost_the_room_two_frames(open_chat, alice, bob, settings):
+    settings.CHAT_PRESENCE_GRACE_SECONDS = 1.0
+    a, _ = await opened(open_chat, alice)
+    for _ in range(10):  # a client opening and closing sockets in a loop
+        b, _ = await opened(open_chat, bob)
+        await b.close()
+    told = []
+    while not told or told[-1]:
+        frame = await next_of(a, "presence", user="bob")
+        told.append(frame["online"])
+    assert told == [True, False]  # one arrival, one departure (after the grace)
+    assert await a.nothing(timeout=0.5, skip=frozenset())
     await a.close()
 
 

@@ -31,6 +31,7 @@ async def _next(ws, kind: str, timeout: float = 15, **match) -> dict:  # noqa: A
 async def test_presence_spans_processes_and_survives_a_sigkill(pg_database, redis_server, tmp_path):
     env = cluster_env(pg_database, redis_server.url, f"presence{redis_server.port}")
     env["CHAT_AUTO_CREATE_ROOMS"] = "1"
+    env["CHAT_PRESENCE_GRACE_SECONDS"] = "0.2"  # what a closed socket says, in the quiet second
     create_users(env, "alice", "bob", "carol")
     one, two = start_servers(env, tmp_path, 2)
     try:
