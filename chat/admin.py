@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 
 from . import protocol, services
 from .errors import ChatError
-from .models import AuditLog, Membership, Message, Report, Room
+from .models import AuditLog, Invitation, Membership, Message, Report, Room
 
 User = get_user_model()
 
@@ -175,6 +175,10 @@ class SlowModeForm(forms.Form):
     seconds = forms.IntegerField(min_value=0, max_value=3600, help_text="0 turns slow mode off.")
 
 
+class InviteForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="Who becomes a member of the rooms.")
+
+
 @admin.register(Room)
 class RoomAdmin(StaffSees, admin.ModelAdmin):
     list_display = (
@@ -186,8 +190,10 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
         "last_seq",
         "locked",
         "slow_mode_seconds",
+        "private",
+        "dm",
     )
-    list_filter = ("locked", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("private", "locked", ("created_at", admin.DateFieldListFilter))
     search_fields = ("slug", "title", "created_by__username")
     list_select_related = ("created_by",)
     readonly_fields = (
@@ -198,7 +204,11 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
         "locked",
         "slow_mode_seconds",
     )
-    actions = ("lock_rooms", "unlock_rooms", "set_slow_mode")
+    actions = ("lock_rooms", "unlock_rooms", "set_slow_mode", "invite_user")
+
+    @admin.display(description="direct", boolean=True)
+    def dm(self, room: Room) -> bool:
+        return room.is_dm
 
     def get_readonly_fields(self, request: HttpRequest, obj: Room | None = None) -> Any:
         # The slug names the room's URL and group: fixed once the room exists.
@@ -211,10 +221,14 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
         if change:
             services.update_room(room=obj, actor=request.user, title=obj.title, topic=obj.topic)
+            if "private" in form.changed_data:
+                services.set_private(room=obj, actor=request.user, private=obj.private)
             return
         room = services.create_room(slug=obj.slug, user=request.user, title=obj.title)
         if obj.topic:
             services.update_room(room=room, actor=request.user, topic=obj.topic)
+        if obj.private:
+            services.set_private(room=room, actor=request.user, private=True)
         obj.pk, obj.slug, obj.created_by = room.pk, room.slug, room.created_by
         obj._state.adding = False
 
@@ -260,6 +274,20 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
             )
             return None
         return action_form_page(self, request, queryset, "set slow mode", form)
+
+    @admin.action(description="Invite a user into the selected private rooms")
+    def invite_user(self, request: HttpRequest, queryset: QuerySet[Room]) -> Any:
+        form = InviteForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            name = form.cleaned_data["username"]
+            _run(
+                request,
+                queryset,
+                lambda room: services.invite(room=room, actor=request.user, user=name),
+                f"Invited {name}",
+            )
+            return None
+        return action_form_page(self, request, queryset, "invite", form)
 
 
 # --- messages ---------------------------------------------------------------------------
@@ -345,11 +373,23 @@ class ChatUserAdmin(UserAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(StaffModerates, admin.ModelAdmin):
-    list_display = ("room", "user", "role", "muted_until", "banned_at", "banned_until")
+    list_display = ("room", "user", "role", "joined_at", "muted_until", "banned_at")
+    list_display += ("banned_until",)
     list_filter = ("role", ("room", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "room__slug", "ban_reason")
     list_select_related = ("room", "user")
-    actions = ("make_moderators", "make_members", "unban", "unmute")
+    actions = ("make_moderators", "make_members", "unban", "unmute", "remove_members")
+
+    @admin.action(description="Remove from their private rooms")
+    def remove_members(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _run(
+            request,
+            queryset.select_related("room", "user"),
+            lambda m: services.remove_member(
+                room=m.room, actor=request.user, user=m.user.get_username()
+            ),
+            "Removed",
+        )
 
     def _each(self, request: HttpRequest, queryset: QuerySet, fn: Any, done: str, **kw: Any):
         _run(
@@ -446,3 +486,22 @@ class AuditLogAdmin(StaffModerates, admin.ModelAdmin):
     list_select_related = ("actor", "room", "target_user")
     date_hierarchy = "created_at"
     actions = None
+
+
+@admin.register(Invitation)
+class InvitationAdmin(StaffModerates, admin.ModelAdmin):
+    list_display = ("room", "created_by", "created_at", "expires_at", "revoked_at", "uses")
+    list_select_related = ("room", "created_by")
+    search_fields = ("room__slug", "created_by__username")
+    actions = ("revoke",)
+
+    @admin.action(description="Revoke the selected invitations")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        _run(
+            request,
+            queryset.select_related("room"),
+            lambda i: services.revoke_invitation(
+                room=i.room, actor=request.user, invitation_id=i.pk
+            ),
+            "Revoked",
+        )

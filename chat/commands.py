@@ -114,14 +114,53 @@ async def user_action(sock: Socket, command: protocol.Moderate) -> None:
 
 
 async def room_settings(sock: Socket, command: protocol.RoomSettings) -> None:
-    updated = await services.update_room.acall(
-        room=sock.room,
-        actor=sock.user,
-        locked=command.locked,
-        slow_mode=command.slow_mode,
-        topic=command.topic,
-    )
+    updated = sock.room
+    if command.private is not None:  # the owner's alone: checked before anything changes
+        await database_sync_to_async(services.check_private_change)(sock.room, sock.user)
+    if (command.locked, command.slow_mode, command.topic) != (None, None, None):
+        updated = await services.update_room.acall(
+            room=sock.room,
+            actor=sock.user,
+            locked=command.locked,
+            slow_mode=command.slow_mode,
+            topic=command.topic,
+        )
+    if command.private is not None:
+        updated = await services.set_private.acall(
+            room=updated, actor=sock.user, private=command.private
+        )
     await sock.answer(protocol.ok_frame("room_settings", room=protocol.room_data(updated)))
+
+
+async def member(sock: Socket, command: protocol.Member) -> None:
+    action = services.invite if command.action == "invite" else services.remove_member
+    await action.acall(room=sock.room, actor=sock.user, user=command.user)
+    await sock.answer(protocol.ok_frame(command.action, user=command.user))
+
+
+async def leave(sock: Socket, command: protocol.Leave) -> None:
+    await services.leave_room.acall(room=sock.room, user=sock.user)
+    # The close (4403) comes through the fan-out, a turn of the event loop after this.
+    await sock.answer(protocol.ok_frame("leave", room=sock.room.slug))
+
+
+async def open_dm(sock: Socket, command: protocol.OpenDm) -> None:
+    room = await services.open_dm.acall(user=sock.user, other=command.user)
+    await sock.answer(protocol.ok_frame("open_dm", room=room.slug))
+
+
+async def create_invitation(sock: Socket, command: protocol.CreateInvitation) -> None:
+    invitation, token = await services.create_invitation.acall(
+        room=sock.room, actor=sock.user, hours=command.hours
+    )
+    await sock.answer(protocol.invitation_frame(invitation, token))
+
+
+async def revoke_invitation(sock: Socket, command: protocol.RevokeInvitation) -> None:
+    await services.revoke_invitation.acall(
+        room=sock.room, actor=sock.user, invitation_id=command.id
+    )
+    await sock.answer(protocol.ok_frame("revoke_invitation", id=command.id))
 
 
 async def read(sock: Socket, command: protocol.Read) -> None:
@@ -148,6 +187,12 @@ REGISTRY: dict[str, Command] = {
         Command("room_settings", room_settings, rank=permissions.MODERATOR),
         Command("read", read),
         Command("typing", typing),
+        Command("invite", member, rank=permissions.MODERATOR),
+        Command("remove", member, rank=permissions.MODERATOR),
+        Command("leave", leave),
+        Command("open_dm", open_dm, home=True),
+        Command("create_invitation", create_invitation, rank=permissions.MODERATOR),
+        Command("revoke_invitation", revoke_invitation, rank=permissions.MODERATOR),
     )
 }
 # Every parsed type has a handler, and every handler a parser.

@@ -220,6 +220,7 @@ class ChatConsumer(SocketConsumer):
                 present=get_fanout().present(self.room.slug, username),
                 last_read=welcome.last_read,
                 muted_until=welcome.muted_until,
+                members=welcome.members,
             )
         )
         for seq in welcome.deleted:

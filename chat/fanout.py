@@ -108,14 +108,23 @@ def presence_event(slug: str) -> Event:
     return room_group(slug), {"type": "chat.presence", "room": slug}
 
 
-def close_event(*, code: int, user_id: int | None = None, room: str | None = None) -> Event:
+def close_event(
+    *,
+    code: int,
+    user_id: int | None = None,
+    room: str | None = None,
+    keep: list[int] | None = None,
+) -> Event:
     """Close sockets: a user's in one room, a user's everywhere (room None), or a whole room
-    (user_id None)."""
+    (user_id None) but the sockets of the users in `keep`."""
     if room is None and user_id is None:
         raise ValueError("close_event needs a user or a room")
     group = room_group(room) if room is not None else user_group(user_id)  # type: ignore[arg-type]
     # int(): the layer's msgpack and daphne's autobahn take a plain int, not an IntEnum.
-    return group, {"type": "chat.close", "room": room, "user_id": user_id, "code": int(code)}
+    event = {"type": "chat.close", "room": room, "user_id": user_id, "code": int(code)}
+    if keep:
+        event["keep"] = keep
+    return group, event
 
 
 async def publish(events: list[Event]) -> None:
@@ -779,7 +788,12 @@ class Fanout:
             # A socket whose join holds the lock has passed its ban check before this close
             # was published: wait for it to be in the room, so the close reaches it too.
             async with feed.lock:
-                targets = [c for c in feed.conns if user_id is None or c.user_id == user_id]
+                keep = set(event.get("keep") or ())
+                targets = [
+                    c
+                    for c in feed.conns
+                    if (user_id is None or c.user_id == user_id) and c.user_id not in keep
+                ]
         else:
             targets = list(self.users.get(user_id, ()))
         for conn in targets:

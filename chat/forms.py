@@ -19,6 +19,12 @@ class RoomForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": _("Room title"), "autocomplete": "off"}),
     )
 
+    private = forms.BooleanField(
+        label=_("Private"),
+        required=False,
+        help_text=_("Only the people you invite can see a private room."),
+    )
+
     def clean_title(self) -> str:
         try:
             return services.clean_title(self.cleaned_data["title"])

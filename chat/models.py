@@ -13,6 +13,12 @@ class Room(models.Model):
     title = models.CharField(max_length=100)
     # One line under the title in the room header (moderators set it: room_settings).
     topic = models.CharField(max_length=200, blank=True)
+    # A private room is seen, read and posted in by its members only (Membership.joined_at);
+    # to everyone else it does not exist (chat.permissions.can_see, the one rule).
+    private = models.BooleanField(default=False)
+    # A direct conversation: a private room of exactly two users, one per pair; the key is
+    # "<smaller user id>:<larger user id>", so a second one for the pair cannot exist.
+    dm_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -36,6 +42,10 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.slug
+
+    @property
+    def is_dm(self) -> bool:
+        return self.dm_key is not None
 
 
 class Message(models.Model):
@@ -125,6 +135,9 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    # Set while the user is a member of a private room (invited, or its creator); None
+    # for a public room's records and for a removed member.
+    joined_at = models.DateTimeField(null=True, blank=True)
     muted_until = models.DateTimeField(null=True, blank=True)
     banned_at = models.DateTimeField(null=True, blank=True)
     banned_until = models.DateTimeField(null=True, blank=True)  # NULL with banned_at: forever
@@ -148,6 +161,30 @@ class Membership(models.Model):
 
     def is_muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now
+
+
+class Invitation(models.Model):
+    """A link that makes whoever follows it (logged in) a member of a private room, until it
+    expires or is revoked. The link carries a signed token naming this row, never the room
+    (chat.services.members)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="invitations")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation to {self.room.slug} ({self.pk})"
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
 
 
 class Report(models.Model):

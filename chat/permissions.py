@@ -1,5 +1,9 @@
 """Who may do what in a room (reads only; chat.services enforces them).
 
+Who sees a room (`can_see`, the one access rule): everyone logged in sees a public room; a
+private room or a direct conversation only its members (Membership.joined_at set). To
+everyone else it does not exist: pages, sockets, lists, counts and errors all ask here.
+
 Ranks: staff users moderate every room; a room's owner (its creator, or a Membership with
 role "owner") and its moderators moderate it; everyone else is a member. An actor may act on
 a user only of lower rank, so a moderator cannot ban the owner or another moderator, and no
@@ -74,3 +78,23 @@ def is_banned(
     if member is _UNKNOWN:
         member = membership(room, user)
     return member is not None and member.is_banned(now)  # type: ignore[union-attr]
+
+
+def is_member(
+    room: Room, user: AbstractBaseUser, member: Membership | object | None = _UNKNOWN
+) -> bool:
+    """Whether `user` is a member of private room `room` now (pass `member` when loaded)."""
+    if member is _UNKNOWN:
+        member = membership(room, user)
+    return member is not None and member.joined_at is not None  # type: ignore[union-attr]
+
+
+def can_see(
+    room: Room, user: AbstractBaseUser, member: Membership | object | None = _UNKNOWN
+) -> bool:
+    """The one access rule: may `user` know that `room` exists, read it and post in it (a
+    ban or a mute aside)? Public rooms: every active user; private rooms and direct
+    conversations: their members only."""
+    if not user.is_authenticated:
+        return False
+    return not room.private or is_member(room, user, member)

@@ -108,6 +108,7 @@ class RoomSettings:
     locked: bool | None = None
     slow_mode: int | None = None
     topic: str | None = None
+    private: bool | None = None
     name = "room_settings"
 
 
@@ -126,8 +127,45 @@ class Typing:
     name = "typing"
 
 
+# Private rooms and direct conversations (docs/protocol.md, "Private rooms").
+@dataclass(frozen=True, slots=True)
+class Member:
+    action: str  # "invite" or "remove"
+    user: str
+
+    @property
+    def name(self) -> str:
+        return self.action
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    name = "leave"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDm:
+    user: str
+    name = "open_dm"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateInvitation:
+    hours: int
+    name = "create_invitation"
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeInvitation:
+    id: int
+    name = "revoke_invitation"
+
+
+INVITATION_HOURS_DEFAULT = 7 * 24
+
 ModerationCommand = Delete | Report | Moderate | RoomSettings
-Command = Post | History | Ping | ModerationCommand | Read | Typing
+MemberCommand = Member | Leave | OpenDm | CreateInvitation | RevokeInvitation
+Command = Post | History | Ping | ModerationCommand | Read | Typing | MemberCommand
 
 
 def parse_frame(text: str | None, data: bytes | None = None) -> Command:
@@ -233,9 +271,7 @@ def _parse_message_action(obj: dict[str, Any]) -> Delete | Report:
 
 @parser(*USER_ACTIONS, names_command=True)
 def _parse_user_action(obj: dict[str, Any]) -> Moderate:
-    kind, user = obj["type"], obj.get("user")
-    if not isinstance(user, str) or not 0 < len(user) <= 150 or not storable(user):
-        raise bad_request('"user" must be a username.')
+    kind, user = obj["type"], _username(obj)
     minutes = obj.get("minutes")
     if kind == "mute" and minutes is None:
         minutes = MUTE_DEFAULT_MINUTES
@@ -255,9 +291,50 @@ def _parse_room_settings(obj: dict[str, Any]) -> RoomSettings:
         if not isinstance(topic, str) or len(topic) > TOPIC_MAX or not storable(topic):
             raise bad_request(f'"topic" must be a string of at most {TOPIC_MAX} characters.')
         topic = " ".join(topic.split())  # one line
-    if locked is None and slow_mode is None and topic is None:
-        raise bad_request('Give "locked", "slow_mode" or "topic".')
-    return RoomSettings(locked=locked, slow_mode=slow_mode, topic=topic)
+    private = obj.get("private")
+    if private is not None and not isinstance(private, bool):
+        raise bad_request('"private" must be true or false.')
+    if locked is None and slow_mode is None and topic is None and private is None:
+        raise bad_request('Give "locked", "slow_mode", "topic" or "private".')
+    return RoomSettings(locked=locked, slow_mode=slow_mode, topic=topic, private=private)
+
+
+def _username(obj: dict[str, Any]) -> str:
+    user = obj.get("user")
+    if not isinstance(user, str) or not 0 < len(user) <= 150 or not storable(user):
+        raise bad_request('"user" must be a username.')
+    return user
+
+
+@parser("invite", "remove", names_command=True)
+def _parse_member(obj: dict[str, Any]) -> Member:
+    return Member(action=obj["type"], user=_username(obj))
+
+
+@parser("leave", names_command=True)
+def _parse_leave(obj: dict[str, Any]) -> Leave:
+    return Leave()
+
+
+@parser("open_dm", names_command=True)
+def _parse_open_dm(obj: dict[str, Any]) -> OpenDm:
+    return OpenDm(user=_username(obj))
+
+
+@parser("create_invitation", names_command=True)
+def _parse_create_invitation(obj: dict[str, Any]) -> CreateInvitation:
+    hours = obj.get("hours", INVITATION_HOURS_DEFAULT)
+    if not _is_int(hours, minimum=1) or hours > 30 * 24:
+        raise bad_request('"hours" must be a whole number from 1 to 720.')
+    return CreateInvitation(hours=hours)
+
+
+@parser("revoke_invitation", names_command=True)
+def _parse_revoke_invitation(obj: dict[str, Any]) -> RevokeInvitation:
+    invitation = obj.get("id")
+    if not _is_int(invitation, minimum=1):
+        raise bad_request('"id" must be an invitation number.')
+    return RevokeInvitation(id=invitation)
 
 
 @parser("read")
@@ -343,16 +420,20 @@ def message_data(message: Message) -> dict[str, Any]:
     return data
 
 
-def room_data(room: Room) -> dict[str, Any]:
-    return {
+def room_data(room: Room, members: list[str] | None = None) -> dict[str, Any]:
+    """The room object; `members` (sorted usernames) for a private room."""
+    data = {
         "slug": room.slug,
         "title": room.title,
         "topic": room.topic,
-        "private": False,
-        "dm": False,
+        "private": room.private,
+        "dm": room.is_dm,
         "locked": room.locked,
         "slow_mode": room.slow_mode_seconds,
     }
+    if members is not None:
+        data["members"] = members
+    return data
 
 
 class Counts(NamedTuple):
@@ -365,14 +446,18 @@ class Counts(NamedTuple):
 
 
 def room_summary(room: Room, counts: Counts) -> dict[str, Any]:
-    """A room in the user's room list (the home socket's `hello`, `rooms`)."""
-    return {
+    """A room in the user's room list (the home socket's `hello`, `rooms`); a direct
+    conversation names the other side in `with` (chat.selectors sets `dm_with`)."""
+    summary = {
         "slug": room.slug,
         "title": room.title,
-        "private": False,
-        "dm": False,
+        "private": room.private,
+        "dm": room.is_dm,
         **counts._asdict(),
     }
+    if room.is_dm:
+        summary["with"] = getattr(room, "dm_with", "")
+    return summary
 
 
 Summaries = Iterable[tuple["Room", Counts]]
@@ -391,6 +476,14 @@ def rooms_frame(rooms: Summaries) -> str:
 
 def unread_frame(slug: str, counts: Counts) -> str:
     return encode({"type": "unread", "room": slug, **counts._asdict()})
+
+
+def notification_frame(kind: str, slug: str, message: Message) -> str:
+    """For a browser to notify with: the user was mentioned (`mention`) or got a direct
+    message (`dm`)."""
+    return encode(
+        {"type": "notification", "kind": kind, "room": slug, "message": message_data(message)}
+    )
 
 
 def presence_frame(username: str, online: bool) -> str:
@@ -417,10 +510,11 @@ def welcome_frame(
     present: Iterable[str] = (),
     last_read: int = 0,
     muted_until: datetime | None = None,
+    members: list[str] | None = None,
 ) -> str:
     frame: dict[str, Any] = {
         "type": "welcome",
-        "room": room_data(room),
+        "room": room_data(room, members),
         "user": username,
         "last_seq": last_seq,
         "messages": [message_data(m) for m in messages],
@@ -467,13 +561,23 @@ def message_deleted_frame(seq: int) -> str:
     return encode({"type": "message_deleted", "seq": seq})
 
 
-def room_updated_frame(room: Room) -> str:
-    return encode({"type": "room_updated", "room": room_data(room)})
+def room_updated_frame(room: Room, members: list[str] | None = None) -> str:
+    return encode({"type": "room_updated", "room": room_data(room, members)})
 
 
 def ok_frame(command: str, **detail: Any) -> str:
     """The answer to a moderation command that succeeded (only to its sender)."""
     return encode({"type": "ok", "command": command, **detail})
+
+
+def invitation_frame(invitation: Any, token: str) -> str:
+    """The answer to create_invitation: the link (a path on this site) and until when."""
+    return ok_frame(
+        "create_invitation",
+        id=invitation.pk,
+        url=f"/invite/{token}/",
+        expires=_ts(invitation.expires_at),
+    )
 
 
 PONG = encode({"type": "pong"})

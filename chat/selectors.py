@@ -3,16 +3,17 @@ costs the same at the end of a room of a million messages as of a thousand."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import permissions, protocol
-from .models import Message, ReadMarker, Room
+from .models import Membership, Message, ReadMarker, Room
 from .protocol import Counts
 
 Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
@@ -23,9 +24,19 @@ def get_room(slug: str) -> Room | None:
 
 
 def may_enter(room: Room, user: AbstractBaseUser) -> bool:
-    """Whether `user` may open `room`'s page and socket: not banned from it. The one rule
-    the page, the handshake and every later reader ask."""
-    return not permissions.is_banned(room, user, timezone.now())
+    """Whether `user` may open `room`'s page and socket: they can see it (a private room:
+    a member) and are not banned from it. The one rule the page, the handshake and every
+    later reader ask; a private room refused here looks exactly like no room."""
+    member = permissions.membership(room, user) if room.pk is not None else None
+    return permissions.can_see(room, user, member) and not permissions.is_banned(
+        room, user, timezone.now(), member
+    )
+
+
+def members(room: Room) -> list[str]:
+    """A private room's members' usernames, sorted (the welcome's `members`)."""
+    rows = room.memberships.filter(joined_at__isnull=False).values_list("user__username", flat=True)
+    return sorted(rows)
 
 
 def _messages(room: Room) -> QuerySet[Message]:
@@ -102,6 +113,7 @@ class Welcome:
     deleted: list[int]  # on a resume: deleted seqs among the RESUME_MAX at or below since
     last_read: int
     muted_until: datetime | None
+    members: list[str] | None  # a private room's
 
 
 def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | None:
@@ -112,6 +124,8 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
     member = permissions.membership(room, user)
     if permissions.is_banned(room, user, timezone.now(), member):
         return None
+    if not permissions.can_see(room, user, member):
+        return None  # removed from a private room while the handshake ran
     last = last_seq(room.slug) or 0
     deleted: list[int] = []
     if since is None:
@@ -130,7 +144,8 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
     marker = ReadMarker.objects.filter(room_id=room.pk, user_id=user.pk).first()
     muted = member.muted_until if member is not None and member.is_muted(timezone.now()) else None
     last_read = marker.last_read if marker is not None else 0
-    return Welcome(rows, has_more, more_after, last, moderator, deleted, last_read, muted)
+    people = members(room) if room.private else None
+    return Welcome(rows, has_more, more_after, last, moderator, deleted, last_read, muted, people)
 
 
 # --- the user's room list and its counts --------------------------------------------------
@@ -145,38 +160,92 @@ def counts(room: Room, marker: ReadMarker | None) -> Counts:
     return Counts(room.last_seq, marker.last_read, marker.unread(room.last_seq), marker.mentions)
 
 
-def visible_rooms(user_ids: Iterable[int]) -> QuerySet[Room]:
-    """The rooms each of these users can see, most recently active first: every room, for
-    now (private rooms and their members come with the private-rooms work: that rule goes
-    here, once)."""
-    return rooms_with_stats()
+def public_rooms() -> QuerySet[Room]:
+    """The rooms every logged-in user sees (the room list page), most recently active
+    first."""
+    return rooms_with_stats().filter(private=False)
 
 
-def room_summaries(user: AbstractBaseUser) -> list[tuple[Room, Counts]]:
+def visible_rooms(user: AbstractBaseUser) -> QuerySet[Room]:
+    """The rooms `user` can see (chat.permissions.can_see, as one query): every public
+    room, and the private rooms and direct conversations they are a member of."""
+    mine = Membership.objects.filter(user_id=user.pk, joined_at__isnull=False)
+    return rooms_with_stats().filter(Q(private=False) | Q(pk__in=mine.values("room_id")))
+
+
+def private_rooms_of(user_ids: list[int]) -> dict[int, set[int]]:
+    """{user id: ids of the private rooms they are a member of}, in one query."""
+    rows = Membership.objects.filter(user_id__in=user_ids, joined_at__isnull=False)
+    found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
+    for user_id, room_id in rows.filter(room__private=True).values_list("user_id", "room_id"):
+        found[user_id].add(room_id)
+    return found
+
+
+def room_summaries(user: AbstractBaseUser) -> list[Summary]:
     """The home socket's `hello`: the rooms `user` can see, with their counts."""
     return summaries_for([user.pk])[user.pk]
 
 
-def summaries_for(user_ids: list[int]) -> dict[int, list[tuple[Room, Counts]]]:
-    """Each user's room list with counts (`hello`, `rooms`): two queries for any number of
-    users, O(rooms shown) rows each."""
-    rooms = list(visible_rooms(user_ids)[:ROOM_LIST_MAX])
-    markers = _markers(user_ids, [room.pk for room in rooms])
+Summary = tuple[Room, Counts]
+
+
+def summaries_for(user_ids: list[int]) -> dict[int, list[Summary]]:
+    """Each user's room list with counts (`hello`, `rooms`): the public rooms once, the
+    private ones each user is in, their markers and the other side of each direct
+    conversation: four queries for any number of users, O(rooms shown) rows each."""
+    public = list(public_rooms()[:ROOM_LIST_MAX])
+    mine = private_rooms_of(user_ids)
+    private = {r.pk: r for r in Room.objects.filter(pk__in=set().union(*mine.values()))}
+    _name_dm_sides(private.values())
+    lists: dict[int, list[Room]] = {}
+    for user_id in user_ids:
+        rooms = public + [
+            _as_seen_by(private[pk], user_id) for pk in mine[user_id] if pk in private
+        ]
+        rooms.sort(key=lambda r: (-r.last_activity.timestamp(), r.slug))
+        lists[user_id] = rooms[:ROOM_LIST_MAX]
+    room_ids = {room.pk for rooms in lists.values() for room in rooms}
+    markers = _markers(user_ids, list(room_ids))
     return {
         user_id: [(room, counts(room, markers.get((user_id, room.pk)))) for room in rooms]
-        for user_id in user_ids
+        for user_id, rooms in lists.items()
     }
+
+
+def _as_seen_by(room: Room, user_id: int) -> Room:
+    """`room` with `dm_with` set for a direct conversation: the other side's username (a
+    copy per user, since each sees the other side)."""
+    if not room.is_dm:
+        return room
+    mine = copy.copy(room)
+    mine.dm_with = next((n for uid, n in room.dm_users.items() if uid != user_id), "")
+    return mine
+
+
+def _name_dm_sides(rooms: Iterable[Room]) -> None:
+    """Give each direct conversation `dm_users`: its two members' usernames by user id (a
+    summary's `with` is the side that is not the user's)."""
+    dms = {room.pk: room for room in rooms if room.is_dm}
+    for room in dms.values():
+        room.dm_users = {}
+    rows = Membership.objects.filter(room_id__in=dms, joined_at__isnull=False)
+    for room_id, user_id, name in rows.values_list("room_id", "user_id", "user__username"):
+        dms[room_id].dm_users[user_id] = name
 
 
 def unread_counts(user_ids: list[int], slugs: list[str]) -> dict[tuple[int, str], Counts]:
     """The counts of rooms `slugs` for each user who can see them: what the fan-out sends
-    as `unread` frames after new messages (two queries, O(users x rooms) rows)."""
-    rooms = list(visible_rooms(user_ids).filter(slug__in=slugs))
+    as `unread` frames after new messages (three queries, O(users x rooms) rows)."""
+    rooms = list(Room.objects.filter(slug__in=slugs))
+    private = [room.pk for room in rooms if room.private]
+    mine = private_rooms_of(user_ids) if private else {}
     markers = _markers(user_ids, [room.pk for room in rooms])
     return {
         (user_id, room.slug): counts(room, markers.get((user_id, room.pk)))
         for room in rooms
         for user_id in user_ids
+        if not room.private or room.pk in mine[user_id]
     }
 
 

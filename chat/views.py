@@ -35,13 +35,17 @@ def index(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            room = services.new_room(user=request.user, title=form.cleaned_data["title"])
+            room = services.new_room(
+                user=request.user,
+                title=form.cleaned_data["title"],
+                private=form.cleaned_data["private"],
+            )
         except ChatError as err:  # rate_limited, or unavailable
             form.add_error("title", ValidationError(err.detail, code=err.code))
         else:
             return redirect("chat:room", room=room.slug)
     # Django's Paginator: one COUNT and one LIMIT/OFFSET page on the (last_activity) index.
-    rooms = Paginator(selectors.rooms_with_stats(), ROOMS_PER_PAGE).get_page(
+    rooms = Paginator(selectors.visible_rooms(request.user), ROOMS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     status = 429 if form.has_error("title", "rate_limited") else 200

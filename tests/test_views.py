@@ -324,7 +324,8 @@ def test_a_member_is_offered_only_member_commands(client_alice, alice):
     services.create_room(slug="theirs", user=bob)
     config = _json_script(client_alice.get("/chat/theirs/").content.decode(), "chat-config")
     assert config["is_moderator"] is False
-    member = ["delete", "history", "message", "ping", "read", "report", "typing"]
+    member = ["delete", "history", "leave", "message", "open_dm", "ping", "read", "report"]
+    member.append("typing")
     assert config["commands"] == member
 
 

@@ -115,7 +115,17 @@ def post_messages(
     log.info("post room=%s user=%s seq=%d..%d", room.slug, user.get_username(), first, last)
     messages = [(r.message.seq, r.frame) for r in stored]
     emit(fanout.messages_event(room.slug, messages), fanout.activity_event(room.slug))
+    if room.is_dm:
+        _notify_dm(room, user, [r.message for r in stored])
     return _done(outcomes)
+
+
+def _notify_dm(room: Room, user: AbstractBaseUser, messages: list[Message]) -> None:
+    """A direct message is a `notification` of kind dm for the other side."""
+    others = room.memberships.filter(joined_at__isnull=False).exclude(user_id=user.pk)
+    for other in others.values_list("user_id", flat=True):
+        for message in messages:
+            emit(fanout.user_event(other, protocol.notification_frame("dm", room.slug, message)))
 
 
 def _take_tokens(
@@ -213,12 +223,13 @@ def _take_seqs(room: Room, now: datetime, count: int) -> tuple[int, bool, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET last_seq = last_seq + %s, last_activity = %s WHERE id = %s "
-            "RETURNING last_seq, locked, slow_mode_seconds",
+            "RETURNING last_seq, locked, slow_mode_seconds, private",
             [count, connection.ops.adapt_datetimefield_value(now), room.pk],
         )
         row = cursor.fetchone()
     if row is None:
         raise Room.DoesNotExist(f"room {room.pk} is gone")
+    room.private = bool(row[3])  # as it is now, for the membership check
     return int(row[0]), bool(row[1]), int(row[2])
 
 
@@ -235,6 +246,8 @@ def _post_refusal(
     member = permissions.membership(room, user)
     if permissions.is_banned(room, user, now, member):
         return Forbidden("You are banned from this room."), False
+    if not permissions.can_see(room, user, member):  # removed while the socket closes
+        return Forbidden("You are not a member of this room."), False
     if member is not None and member.is_muted(now):
         until = member.muted_until
         return Forbidden(

@@ -9,6 +9,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
@@ -17,7 +18,8 @@ from ..errors import (
     BadRequest,
     Unavailable,
 )
-from ..models import Room
+from ..models import Membership, Room
+from . import members
 from .base import emit, service
 
 log = logging.getLogger("chat")
@@ -75,10 +77,11 @@ def slug_for(title: str) -> str:
 
 
 @service
-def new_room(*, user: AbstractBaseUser, title: str) -> Room:
+def new_room(*, user: AbstractBaseUser, title: str, private: bool = False) -> Room:
     """Create a room on purpose (the room list's form): the server derives a free slug from
-    the title. Raises ChatError: a bad title, or rate_limited past CHAT_ROOM_CREATE_BURST
-    rooms and then CHAT_ROOM_CREATE_PER_HOUR (staff are not limited)."""
+    the title; a private room has its creator as its first member. Raises ChatError: a bad
+    title, or rate_limited past CHAT_ROOM_CREATE_BURST rooms and then
+    CHAT_ROOM_CREATE_PER_HOUR (staff are not limited)."""
     title = clean_title(title)
     if not permissions.is_staff(user):
         ratelimit.take_sync(
@@ -90,11 +93,18 @@ def new_room(*, user: AbstractBaseUser, title: str) -> Room:
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                room = Room.objects.create(slug=slug_for(title), title=title, created_by=user)
+                room = Room.objects.create(
+                    slug=slug_for(title), title=title, created_by=user, private=private
+                )
+                if private:
+                    Membership.objects.create(room=room, user=user, joined_at=timezone.now())
         except IntegrityError:
             continue  # another creation took that slug in between: derive the next one
         log.info("room created room=%s user=%s", room.slug, user.get_username())
-        emit(fanout.rooms_changed_event())
+        if private:
+            members.lists_changed(user.pk)  # nobody else may know of it
+        else:
+            emit(fanout.rooms_changed_event())
         return room
     raise Unavailable(gettext("The room could not be created; please retry."))
 
