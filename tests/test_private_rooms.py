@@ -198,7 +198,11 @@ async def test_making_a_room_private_closes_outsiders_and_keeps_its_moderators(
     await owner.send({"type": "ping"})
     assert (await next_of(owner, "pong"))["type"] == "pong"  # hers stays open
     await open_chat(bob, room.slug, expect_refused=True)
+    await owner.send({"type": "invite", "user": "bob"})  # her socket opened when it was public
+    assert (await both(owner, "ok"))["ok"]["command"] == "invite"
+    b, _ = await opened(open_chat, bob, room.slug)
     await owner.close()
+    await b.close()
 
 
 # --- direct conversations -------------------------------------------------------------------

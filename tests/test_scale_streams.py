@@ -81,3 +81,48 @@ async def test_user_stream_and_session_end_reach_every_process(pg_database, redi
     finally:
         one.stop()
         two.stop()
+
+
+async def test_a_member_removed_on_one_process_is_cut_off_on_the_other(
+    pg_database, redis_server, tmp_path
+):
+    env = cluster_env(pg_database, redis_server.url, f"private{redis_server.port}")
+    create_users(env, "alice", "bob")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import services\n"
+        "alice = get_user_model().objects.get(username='alice')\n"
+        "room = services.create_room(slug='team', user=alice)\n"
+        "services.set_private(room=room, actor=alice, private=True)\n"
+        "services.invite(room=room, actor=alice, user='bob')\n",
+    )
+    one, two = start_servers(env, tmp_path, 2)
+    try:
+        alice = await asyncio.to_thread(login, one.url, "alice", PASSWORD)
+        bob = await asyncio.to_thread(login, two.url, "bob", PASSWORD)
+        bobs_home = await websockets.connect(
+            f"ws://127.0.0.1:{two.port}/ws/chat/",
+            additional_headers=[("Cookie", bob)],
+            origin=two.url,
+        )
+        assert "team" in [r["slug"] for r in (await _next(bobs_home, "hello"))["rooms"]]
+        bobs = await ws_connect(two, "team", bob)
+        await _next(bobs, "welcome")
+        owner = await ws_connect(one, "team", alice)
+        await _next(owner, "welcome")
+
+        await owner.send(json.dumps({"type": "remove", "user": "bob"}))
+        await _next(owner, "ok")
+        assert await _closed(bobs) == 4403  # on process two
+        listed = await _next(bobs_home, "rooms")
+        assert "team" not in [r["slug"] for r in listed["rooms"]]
+        with pytest.raises(websockets.InvalidStatus):  # refused, as for a room that is not
+            await ws_connect(two, "team", bob)
+        await owner.close()
+        await bobs_home.close()
+    finally:
+        for server in (one, two):
+            server.stop()

@@ -59,6 +59,12 @@ def _user(username: str) -> AbstractBaseUser:
     return found
 
 
+def _fresh(room: Room) -> Room:
+    """The room as stored now, locked: a socket holds the one of its handshake, and the
+    room may have become private or public since."""
+    return Room.objects.select_for_update().get(pk=room.pk)
+
+
 def _invitable(room: Room) -> None:
     if room.is_dm:
         raise BadRequest("Nobody can be invited into a direct conversation.")
@@ -80,6 +86,7 @@ def invite(*, room: Room, actor: AbstractBaseUser, user: str) -> Membership:
     """The owner or a moderator makes `user` a member of private `room` at once."""
     with transaction.atomic():
         _require_moderator(room, actor)  # first: outsiders learn nothing of names
+        room = _fresh(room)
         _invitable(room)
         invitee = _user(user)
         member = Membership.objects.filter(room=room, user=invitee).first()
@@ -100,6 +107,7 @@ def remove_member(*, room: Room, actor: AbstractBaseUser, user: str, reason: str
     than theirs): their sockets in it close with 4403 and it leaves their list."""
     with transaction.atomic():
         _require_moderator(room, actor)
+        room = _fresh(room)
         _invitable(room)
         target = _user(user)
         if not permissions.is_member(room, target):
@@ -114,6 +122,7 @@ def leave_room(*, room: Room, user: AbstractBaseUser) -> None:
     """A member leaves private `room`: their sockets in it close (4403) and it leaves their
     list. A direct conversation cannot be left; a public room has nothing to leave."""
     with transaction.atomic():
+        room = _fresh(room)
         if room.is_dm:
             raise BadRequest("A direct conversation cannot be left.")
         if not room.private:
@@ -180,6 +189,7 @@ def create_invitation(
     INVITATION_HOURS_MAX), until revoked. Returns it and its token."""
     with transaction.atomic():
         _require_moderator(room, actor)
+        room = _fresh(room)
         _invitable(room)
         if not 1 <= hours <= INVITATION_HOURS_MAX:
             raise BadRequest(f"An invitation lasts 1 to {INVITATION_HOURS_MAX} hours.")
