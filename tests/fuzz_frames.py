@@ -36,7 +36,18 @@ V1_COMMANDS = (
     "room_settings",
 )
 # Version 2 of PROTOCOL.md: not implemented yet, so each is an unknown type today.
-V2_COMMANDS = ("typing", "read", "edit", "react", "open_dm", "invite", "remove", "leave")
+V2_COMMANDS = (
+    "typing",
+    "read",
+    "edit",
+    "react",
+    "open_dm",
+    "invite",
+    "remove",
+    "leave",
+    "create_invitation",
+    "revoke_invitation",
+)
 
 KIB = 1024
 FRAME_LIMIT = 64 * KIB  # CHAT_MAX_FRAME_BYTES: larger is answered `too_long`
@@ -256,7 +267,8 @@ OPTIONAL = {
     "unmute": {"reason"},
     "unban": {"reason"},
     "kick": {"reason"},
-    "room_settings": {"locked", "slow_mode"},
+    "room_settings": {"locked", "slow_mode", "topic", "private"},
+    "create_invitation": {"hours"},
 }
 
 
@@ -296,8 +308,12 @@ def command_fields(
         "room_settings": {
             "locked": st.booleans(),
             "slow_mode": st.sampled_from([0, 1, 2, 5, 3600, 3601, -1]),
+            "topic": text,
+            "private": st.booleans(),
         },
-        # Version 2 (not implemented): plausible fields, so only the type is unknown.
+        "create_invitation": {"hours": st.sampled_from([1, 168, 720, 721, 0, -1])},
+        "revoke_invitation": {"id": seqs},
+        # Version 2: plausible fields (edit and react are not implemented yet).
         "typing": {},
         "read": {"seq": seqs},
         "edit": {"seq": seqs, "body": text},
@@ -357,6 +373,8 @@ def commands(targets: st.SearchStrategy, pools: Pools, avoid: frozenset[str]) ->
             pairs.append((draw(extra_key), draw(wrong)))
         if flags & 7 == 7 and not pristine:  # a repeated "type": the last one counts
             pairs.append(("type", draw(repeated_type)))
+        if kind == "room_settings":  # the fuzzer's own room stays public (see test_fuzz.py)
+            pairs = [(k, False if (k, v) == ("private", True) else v) for k, v in pairs]
         if flags & 8:
             pairs.append(pairs.pop(0)) if pairs else None
         return Frame(to_text(Obj(tuple(pairs)), bool(flags & 16)), kind)

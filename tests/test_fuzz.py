@@ -109,13 +109,20 @@ ENV = {
 # --- what each command may be answered with (docs/protocol.md) -----------------------------
 
 USER_ACTIONS = ("mute", "unmute", "ban", "unban", "kick")
-MODERATION = ("delete", "report", *USER_ACTIONS, "room_settings")
+# The fuzzer's rooms are public (it never makes its own private: fuzz_frames.py): each of
+# these is refused, as malformed, for a public room, or for a member who is no moderator.
+PRIVATE = ("invite", "remove", "leave", "create_invitation", "revoke_invitation")
+MODERATION = ("delete", "report", *USER_ACTIONS, "room_settings", *PRIVATE, "open_dm")
 # None: no answer before the fence; for a post, its own `message` broadcast is the answer.
 ANSWERS: dict[str, set[str | None]] = {
     "message": {"message", "error", None},  # stored, resend answer, refused
     "history": {"history", "error"},
     "ping": {"pong"},
     **{kind: {"ok", "error"} for kind in MODERATION},
+    "read": {None, "error"},  # no answer (an `unread` frame on a rise), or above last_seq
+    "typing": {None},  # never answered: shown to the others, or dropped by the brake
+    "open_dm": {"ok", "error"},
+    **{kind: {"ok", "error"} for kind in PRIVATE},
     "unknown": {"error"},  # version-2 and unknown types, no type, binary frames
     "too_long": {"error"},  # over 64 KiB
 }
@@ -127,11 +134,16 @@ ERROR_CODES: dict[str, set[str]] = {
     "report": {"bad_request", "rate_limited"},
     **{kind: {"bad_request", "forbidden"} for kind in USER_ACTIONS},
     "room_settings": {"bad_request", "forbidden"},
+    "read": {"bad_request"},
+    "typing": set(),
+    "open_dm": {"bad_request"},
+    **{kind: {"bad_request", "forbidden"} for kind in PRIVATE},
     "unknown": {"bad_request"},
     "too_long": {"too_long"},
 }
-# Frames every socket may get at any time, which answer nothing.
-BROADCASTS = {"message_deleted", "room_updated"}
+# Frames every socket may get at any time, which answer nothing (room life: people come,
+# go, type, read; the fuzzer's posts change everyone's unread counts).
+BROADCASTS = {"message_deleted", "room_updated", "presence", "typing", "unread", "rooms"}
 # What ends a connection after a frame over 1 MiB: daphne drops the TCP connection (the
 # client sees 1006), uvicorn sends 1009.
 HUGE_CLOSE = {1006, 1009}
@@ -260,19 +272,59 @@ def command_expectation(obj: dict[str, Any], *, owner: bool, stored: dict[str, A
     if kind in USER_ACTIONS:
         return user_action_expectation(kind, obj, owner=owner)
     if kind == "room_settings":
-        locked, slow = get("locked", ff.MISSING), get("slow_mode", ff.MISSING)
-        given = [v for v in (locked, slow) if v is not ff.MISSING and v is not None]
-        nulls = None in (locked, slow)
-        valid = combine(
-            locked in (ff.MISSING, None) or isinstance(locked, bool),
-            None if locked is None else True,
-            whole(slow, 0, 3600),
-            True if given else (None if nulls else False),
-        )
-        if owner:
-            return decided(valid, kind, {"ok"}, set())
-        return decided(valid, kind, {"error"}, {"forbidden"})
+        return room_settings_expectation(obj, owner=owner)
+    if kind == "read":
+        seq = get("seq", ff.MISSING)
+        valid = False if seq is ff.MISSING else whole(seq, 0, ff.SEQ_MAX)
+        return decided(valid, kind, {None, "error"}, {"bad_request"})
+    if kind == "typing":
+        return Expect("typing", {None})
+    if kind == "open_dm":
+        return user_expectation(kind, get("user", ff.MISSING), {"ok", "error"}, {"bad_request"})
+    if kind in ("invite", "remove"):
+        codes = {"bad_request"} if owner else {"forbidden"}
+        return user_expectation(kind, get("user", ff.MISSING), {"error"}, codes)
+    if kind == "leave":
+        return Expect(kind, {"error"}, {"bad_request"})  # a public room has nothing to leave
+    if kind in ("create_invitation", "revoke_invitation"):
+        name, lo, hi = ("hours", 1, 720) if kind == "create_invitation" else ("id", 1, ff.SEQ_MAX)
+        value = get(name, ff.MISSING)
+        valid = whole(value, lo, hi) if value is not ff.MISSING or name == "id" else True
+        if value is ff.MISSING and name == "id":
+            valid = False
+        return decided(valid, kind, {"error"}, {"bad_request"} if owner else {"forbidden"})
     return Expect("unknown", {"error"}, {"bad_request"})  # version 2, unknown, no type
+
+
+def room_settings_expectation(obj: dict[str, Any], *, owner: bool) -> Expect:
+    get = obj.get
+    locked, slow = get("locked", ff.MISSING), get("slow_mode", ff.MISSING)
+    topic, private = get("topic", ff.MISSING), get("private", ff.MISSING)
+    values = (locked, slow, topic, private)
+    given = [v for v in values if v is not ff.MISSING and v is not None]
+    nulls = None in values
+    valid = combine(
+        locked in (ff.MISSING, None) or isinstance(locked, bool),
+        None if locked is None else True,
+        whole(slow, 0, 3600),
+        topic in (ff.MISSING, None)
+        or (isinstance(topic, str) and len(topic) <= 200 and storable(topic)),
+        private in (ff.MISSING, None) or isinstance(private, bool),
+        True if given else (None if nulls else False),
+    )
+    if owner:
+        return decided(valid, "room_settings", {"ok"}, set())
+    return decided(valid, "room_settings", {"error"}, {"forbidden"})
+
+
+def user_expectation(kind: str, user: object, good: set, codes: set[str]) -> Expect:
+    """A command naming a user: malformed is bad_request; else `good` with `codes`."""
+    valid = isinstance(user, str) and 0 < len(user) <= 150 and storable(user)
+    if not valid:
+        return Expect(kind, {"error"}, {"bad_request"})
+    if kind == "open_dm" and user in PLAIN_TARGETS:
+        return Expect(kind, {"ok"})
+    return Expect(kind, good, codes)
 
 
 def post_expectation(body: object, client_id: object, stored: dict[str, Any]) -> Expect:
