@@ -317,7 +317,7 @@ def test_live_sidebar_takes_rooms_frames(site, new_page):
     expect(page.locator("#room-list li")).to_have_count(2)
     expect(page.locator('#room-list li[data-room="new-one"]')).to_have_text("#New one")
     expect(page.locator("#dm-list li")).to_have_count(1)
-    expect(page.locator("#dm-list .unread")).to_have_text("2")
+    expect(page.locator("#dm-list .badge.unread [aria-hidden]")).to_have_text("2")
     expect(page.locator("#dm-empty")).to_be_hidden()
     expect_state(page, "connected")  # the room socket never noticed
 
