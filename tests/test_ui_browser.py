@@ -272,7 +272,10 @@ def test_new_messages_pill_and_divider(site, live_env, new_page):
         "from chat import selectors, services\n"
         "u = get_user_model().objects.get(username='bob')\n"
         "r = selectors.get_room('den')\n"
-        "for n in range(40): services.post_message(room=r, user=u, body=f'filler {n}')\n",
+        "for n in range(40): services.post_message(room=r, user=u, body=f'filler {n}')\n"
+        # alice has read them all: the room opens at its latest message, not at a divider.
+        "a = get_user_model().objects.get(username='alice')\n"
+        "services.mark_read(room=r, user=a, seq=selectors.last_seq('den'))\n",
     )
     alice, bob = new_page(viewport={"width": 1280, "height": 800}), new_page()
     login(alice, site.url, "alice")
@@ -450,16 +453,30 @@ def test_room_list_screenshot(site, new_page):
     shot(page, "rooms-light")
 
 
-def test_a_refusal_by_the_server_is_said_in_the_users_language(site, new_page):
+def test_a_refusal_by_the_server_is_said_in_the_users_language(site, live_env, new_page):
     """The server's error frames carry English details; the page says each code in the
-    user's language (static/chat/errors.js). carol is muted in random (the seed), which her
-    page cannot know until the server refuses her post."""
+    user's language (static/chat/errors.js). carol is muted in jp after her page opened, by
+    another process (a manage.py shell), so the page cannot know until the server refuses
+    her post. In random, muted already (the seed), the welcome says so at once."""
     page = new_page(locale="ja-JP")
     _log_in(page, site.url, "carol", "ja")
-    open_room(page, site.url, "random")
-    expect(page.locator("#composer-input")).to_be_enabled()
-    send(page, "こんにちは")
     muted = r"このルームでは \d{1,2}:\d{2} までミュートされています。"
+    open_room(page, site.url, "random")
+    expect(page.locator("#composer-input")).to_be_disabled()
+    expect(page.locator("#composer-note")).to_have_text(re.compile(f"^{muted}$"))
+    open_room(page, site.url, "jp")
+    expect(page.locator("#composer-input")).to_be_enabled()
+    manage(
+        live_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import selectors, services\n"
+        "User = get_user_model()\n"
+        "services.mute_user(room=selectors.get_room('jp'), actor=User.objects.get(username='bob'),"
+        " user=User.objects.get(username='carol'), minutes=600)\n",
+    )
+    send(page, "こんにちは")
     status = page.locator("#outbox li.failed .status")
     expect(status).to_have_text(re.compile(f"^未送信：{muted}$"))  # noqa: RUF001
     expect(page.locator("#composer-note")).to_have_text(re.compile(f"^{muted}$"))
