@@ -268,6 +268,8 @@ def test_unread_badges_are_rendered_with_the_page(client_alice, alice):
     room = client_alice.get("/chat/den/").content.decode()
     assert _badges(room, "sidebar", "den") == []  # the room on screen
     assert _json_script(room, "chat-config")["last_read"] == 1
+    ja = client_alice.get("/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert _badges(ja, "sidebar", "den") == ["未読 3 件"]
 
 
 def test_counts_of_rooms_past_the_sidebars_list(client_alice, alice, django_assert_max_num_queries):
