@@ -123,6 +123,7 @@ def shot(page, name: str) -> None:
 ROOMS = {"en": "Rooms", "ja": "ルーム"}
 LOCKED_OUT = {"en": "Too many attempts", "ja": "試行回数が多すぎます"}
 NOT_FOUND = {"en": "Page not found", "ja": "ページが見つかりません"}
+ONLINE = {"en": "1 online", "ja": "1 人がオンライン"}
 
 
 def _log_in(page, base_url: str, username: str, lang: str) -> None:
@@ -199,6 +200,9 @@ def test_axe_finds_nothing_serious_on_any_page(site, new_page, lang):
     # Logged in: the room list (and its form refusing a blank title), the room page.
     page = new_page(**options)
     _log_in(page, site.url, "alice", lang)
+    # bob's two messages in den are unread to alice: a badge in the sidebar and the list.
+    expect(page.locator('#room-list li[data-room="den"] .badge.unread')).to_be_visible()
+    expect(page.locator('#room-cards li[data-room="den"] .badge.unread')).to_be_visible()
     audit(page, problems, "/")
     page.click(".create-room button[type=submit]")
     expect(page.locator("#room-title-errors")).to_be_visible()
@@ -206,6 +210,13 @@ def test_axe_finds_nothing_serious_on_any_page(site, new_page, lang):
     open_room(page, site.url, "den")
     expect(page.locator("#room-list li")).to_have_count(4)
     audit(page, problems, "/chat/den/")
+    # Who is online: the member panel open beside the room.
+    expect(page.locator("#members-toggle")).to_have_text(ONLINE[lang])
+    page.click("#members-toggle")
+    expect(page.locator("#member-list li")).to_have_count(1)
+    audit(page, problems, "/chat/den/ (member panel)")
+    page.click("#members-toggle")
+    expect(page.locator("#member-panel")).to_be_hidden()
     page.keyboard.press("Escape")
     page.locator("#messages li.msg").nth(2).focus()  # the message menu on show
     audit(page, problems, "/chat/den/ (message focused)")
