@@ -271,6 +271,8 @@ def test_layout_sidebar_groups_days_avatars_and_focus(site, new_page):
     page.keyboard.press("Tab")
     first_action = page.locator("#messages li.msg").nth(3).locator(".msg-actions button").first
     expect(first_action).to_be_focused()
+    page.click("#members-toggle")  # who is online, for the screenshot
+    expect(page.locator("#member-list li")).to_have_count(1)
     shot(page, "room-light")
 
 
