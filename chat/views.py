@@ -4,6 +4,8 @@ script); everything live goes over the WebSocket (docs/protocol.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,16 +18,32 @@ from .errors import ChatError
 from .forms import RoomForm
 from .models import Room
 
+Summaries = list[tuple[Room, protocol.Counts]]
+
 ROOMS_PER_PAGE = 50
 SIDEBAR_ROOMS = 50  # the sidebar's first list, before the home socket's `hello` replaces it
 
 
-def _sidebar(request: HttpRequest, current: str = "") -> dict:
-    """The sidebar's rooms, rendered with the page (sidebar.js keeps them live)."""
-    return {
-        "sidebar_rooms": selectors.room_summaries(request.user)[:SIDEBAR_ROOMS],
-        "current_room": current,
-    }
+NO_COUNTS = protocol.Counts(0, 0, 0, 0)
+
+
+def _sidebar(request: HttpRequest, summaries: Summaries, current: str = "") -> dict:
+    """The sidebar's rooms with their counts, rendered with the page (sidebar.js keeps them
+    live)."""
+    return {"sidebar_rooms": summaries[:SIDEBAR_ROOMS], "current_room": current}
+
+
+def _counts(
+    request: HttpRequest, rooms: Iterable[Room], summaries: Summaries
+) -> dict[str, protocol.Counts]:
+    """The user's counts of `rooms` by slug: from the room list already read (`summaries`,
+    the most recently active rooms), else read for the rest (two queries)."""
+    known = {room.slug: counts for room, counts in summaries}
+    missing = [room.slug for room in rooms if room.slug not in known and room.pk is not None]
+    if missing:
+        found = selectors.unread_counts([request.user.pk], missing)
+        known.update({slug: counts for (_, slug), counts in found.items()})
+    return known
 
 
 @login_required
@@ -49,7 +67,17 @@ def index(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     status = 429 if form.has_error("title", "rate_limited") else 200
-    context = {"form": form, "rooms": rooms, **_sidebar(request)}
+    summaries = selectors.room_summaries(request.user)
+    counts = _counts(request, rooms, summaries)
+    context = {
+        "form": form,
+        "rooms": rooms,
+        # The page's rooms with the user's counts (their badges); roomlist.js keeps them live.
+        "room_rows": [(room, counts.get(room.slug, NO_COUNTS)) for room in rooms],
+        "rooms_offset": (rooms.number - 1) * ROOMS_PER_PAGE,
+        "rooms_per_page": ROOMS_PER_PAGE,
+        **_sidebar(request, summaries),
+    }
     return render(request, "chat/index.html", context, status=status)
 
 
@@ -68,6 +96,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
     if chat_room is None or not selectors.may_enter(chat_room, request.user):
         raise Http404("No such room.")
     messages, has_more = selectors.messages_before(chat_room, None, protocol.WELCOME_PAGE)
+    summaries = selectors.room_summaries(request.user)
+    counts = _counts(request, [chat_room], summaries).get(chat_room.slug, NO_COUNTS)
     config = {
         "room": protocol.room_data(chat_room),
         "username": request.user.get_username(),
@@ -77,6 +107,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "is_moderator": permissions.can_moderate(chat_room, request.user),
         # The commands this user may send here, from the registry (the page's controls).
         "commands": commands.page_commands(permissions.rank(chat_room, request.user)),
+        # Where the user stopped reading: the "new messages" divider, before the welcome.
+        "last_read": counts.last_read,
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],
@@ -90,6 +122,6 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
             "messages": messages,
             "config": config,
             "initial": initial,
-            **_sidebar(request, chat_room.slug),
+            **_sidebar(request, summaries, chat_room.slug),
         },
     )

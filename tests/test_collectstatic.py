@@ -79,8 +79,8 @@ def test_collected_modules_import_only_hashed_names(collected, manifest):
             assert target == expected, (stored, spec)
             assert target in hashed and (collected / target).is_file(), (stored, spec)
         seen[name] = found
-    # The room page's entry module imports its four neighbours, hashed.
-    neighbours = ("delivery", "errors", "i18n", "ui")
+    # The room page's entry module imports its neighbours, hashed.
+    neighbours = ("delivery", "errors", "i18n", "presence", "ui", "unread")
     assert sorted(seen["chat/chat.js"]) == sorted(
         "./" + posixpath.basename(manifest[f"chat/{m}.js"]) for m in neighbours
     )

@@ -123,6 +123,7 @@ def shot(page, name: str) -> None:
 ROOMS = {"en": "Rooms", "ja": "ルーム"}
 LOCKED_OUT = {"en": "Too many attempts", "ja": "試行回数が多すぎます"}
 NOT_FOUND = {"en": "Page not found", "ja": "ページが見つかりません"}
+ONLINE = {"en": "1 online", "ja": "1 人がオンライン"}
 
 
 def _log_in(page, base_url: str, username: str, lang: str) -> None:
@@ -199,6 +200,9 @@ def test_axe_finds_nothing_serious_on_any_page(site, new_page, lang):
     # Logged in: the room list (and its form refusing a blank title), the room page.
     page = new_page(**options)
     _log_in(page, site.url, "alice", lang)
+    # bob's two messages in den are unread to alice: a badge in the sidebar and the list.
+    expect(page.locator('#room-list li[data-room="den"] .badge.unread')).to_be_visible()
+    expect(page.locator('#room-cards li[data-room="den"] .badge.unread')).to_be_visible()
     audit(page, problems, "/")
     page.click(".create-room button[type=submit]")
     expect(page.locator("#room-title-errors")).to_be_visible()
@@ -206,6 +210,13 @@ def test_axe_finds_nothing_serious_on_any_page(site, new_page, lang):
     open_room(page, site.url, "den")
     expect(page.locator("#room-list li")).to_have_count(4)
     audit(page, problems, "/chat/den/")
+    # Who is online: the member panel open beside the room.
+    expect(page.locator("#members-toggle")).to_have_text(ONLINE[lang])
+    page.click("#members-toggle")
+    expect(page.locator("#member-list li")).to_have_count(1)
+    audit(page, problems, "/chat/den/ (member panel)")
+    page.click("#members-toggle")
+    expect(page.locator("#member-panel")).to_be_hidden()
     page.keyboard.press("Escape")
     page.locator("#messages li.msg").nth(2).focus()  # the message menu on show
     audit(page, problems, "/chat/den/ (message focused)")
@@ -260,6 +271,8 @@ def test_layout_sidebar_groups_days_avatars_and_focus(site, new_page):
     page.keyboard.press("Tab")
     first_action = page.locator("#messages li.msg").nth(3).locator(".msg-actions button").first
     expect(first_action).to_be_focused()
+    page.click("#members-toggle")  # who is online, for the screenshot
+    expect(page.locator("#member-list li")).to_have_count(1)
     shot(page, "room-light")
 
 
@@ -272,7 +285,10 @@ def test_new_messages_pill_and_divider(site, live_env, new_page):
         "from chat import selectors, services\n"
         "u = get_user_model().objects.get(username='bob')\n"
         "r = selectors.get_room('den')\n"
-        "for n in range(40): services.post_message(room=r, user=u, body=f'filler {n}')\n",
+        "for n in range(40): services.post_message(room=r, user=u, body=f'filler {n}')\n"
+        # alice has read them all: the room opens at its latest message, not at a divider.
+        "a = get_user_model().objects.get(username='alice')\n"
+        "services.mark_read(room=r, user=a, seq=selectors.last_seq('den'))\n",
     )
     alice, bob = new_page(viewport={"width": 1280, "height": 800}), new_page()
     login(alice, site.url, "alice")
@@ -317,7 +333,7 @@ def test_live_sidebar_takes_rooms_frames(site, new_page):
     expect(page.locator("#room-list li")).to_have_count(2)
     expect(page.locator('#room-list li[data-room="new-one"]')).to_have_text("#New one")
     expect(page.locator("#dm-list li")).to_have_count(1)
-    expect(page.locator("#dm-list .unread")).to_have_text("2")
+    expect(page.locator("#dm-list .badge.unread [aria-hidden]")).to_have_text("2")
     expect(page.locator("#dm-empty")).to_be_hidden()
     expect_state(page, "connected")  # the room socket never noticed
 
@@ -450,16 +466,30 @@ def test_room_list_screenshot(site, new_page):
     shot(page, "rooms-light")
 
 
-def test_a_refusal_by_the_server_is_said_in_the_users_language(site, new_page):
+def test_a_refusal_by_the_server_is_said_in_the_users_language(site, live_env, new_page):
     """The server's error frames carry English details; the page says each code in the
-    user's language (static/chat/errors.js). carol is muted in random (the seed), which her
-    page cannot know until the server refuses her post."""
+    user's language (static/chat/errors.js). carol is muted in jp after her page opened, by
+    another process (a manage.py shell), so the page cannot know until the server refuses
+    her post. In random, muted already (the seed), the welcome says so at once."""
     page = new_page(locale="ja-JP")
     _log_in(page, site.url, "carol", "ja")
-    open_room(page, site.url, "random")
-    expect(page.locator("#composer-input")).to_be_enabled()
-    send(page, "こんにちは")
     muted = r"このルームでは \d{1,2}:\d{2} までミュートされています。"
+    open_room(page, site.url, "random")
+    expect(page.locator("#composer-input")).to_be_disabled()
+    expect(page.locator("#composer-note")).to_have_text(re.compile(f"^{muted}$"))
+    open_room(page, site.url, "jp")
+    expect(page.locator("#composer-input")).to_be_enabled()
+    manage(
+        live_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import selectors, services\n"
+        "User = get_user_model()\n"
+        "services.mute_user(room=selectors.get_room('jp'), actor=User.objects.get(username='bob'),"
+        " user=User.objects.get(username='carol'), minutes=600)\n",
+    )
+    send(page, "こんにちは")
     status = page.locator("#outbox li.failed .status")
     expect(status).to_have_text(re.compile(f"^未送信：{muted}$"))  # noqa: RUF001
     expect(page.locator("#composer-note")).to_have_text(re.compile(f"^{muted}$"))

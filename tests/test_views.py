@@ -160,11 +160,12 @@ def test_room_list_shows_title_activity_and_count(client_alice, alice):
     for n in range(3):
         services.post_message(room=lobby, user=alice, body=f"m{n}")
     page = client_alice.get("/").content.decode()
-    row = re.search(r'<li class="room-card" data-room="lobby">(.*?)</li>', page, re.S).group(1)
+    row = re.search(r'<li class="room-card" data-room="lobby"[^>]*>(.*?)</li>', page, re.S).group(1)
     assert 'href="/chat/lobby/"' in row and "Lobby" in row
     assert 'data-count="3">3 messages<' in row
     assert "ago</time>" in row
-    quiet = re.search(r'<li class="room-card" data-room="quiet">(.*?)</li>', page, re.S).group(1)
+    quiet = re.search(r'<li class="room-card" data-room="quiet"[^>]*>(.*?)</li>', page, re.S)
+    quiet = quiet.group(1)
     assert "Quiet &lt;b&gt;corner&lt;/b&gt;" in quiet
     assert "no messages yet" in quiet
     assert 'data-count="0">0 messages<' in quiet
@@ -240,6 +241,48 @@ def test_the_room_list_pages_through_many_rooms(client_alice, alice, django_asse
     assert client_alice.get("/?page=nonsense").status_code == 200
 
 
+def _badges(page: str, where: str, slug: str) -> list[str]:
+    """The badges' words (their screen-reader text) of room `slug` in the sidebar
+    (where="sidebar") or among the room list's cards ("cards")."""
+    part = page.split('id="room-list"')[1].split("</ul>")[0] if where == "sidebar" else page
+    cls = "" if where == "sidebar" else ' class="room-card"'
+    item = re.search(rf'<li{cls} data-room="{slug}"[^>]*>(.*?)</li>', part, re.S)
+    assert item, f"no {slug} in the {where}"
+    return re.findall(r'<span class="visually-hidden"> ([^<]+)</span>', item.group(1))
+
+
+def test_unread_badges_are_rendered_with_the_page(client_alice, alice):
+    """Unread counts show before any socket connects: in the sidebar and on the room list,
+    never for the room on screen; the room page's config says where alice stopped reading."""
+    bob = make_user("bob")
+    den = services.create_room(slug="den", user=bob)
+    services.create_room(slug="quiet", user=bob)
+    for n in range(4):
+        services.post_message(room=den, user=bob, body=f"m{n}")
+    services.mark_read(room=den, user=alice, seq=1)
+    page = client_alice.get("/").content.decode()
+    assert _badges(page, "sidebar", "den") == ["3 unread"]
+    assert _badges(page, "cards", "den") == ["3 unread"]
+    assert _badges(page, "sidebar", "quiet") == [] and _badges(page, "cards", "quiet") == []
+    assert 'data-room="den" data-last-seq="4" data-last-read="1" data-unread="3"' in page
+    room = client_alice.get("/chat/den/").content.decode()
+    assert _badges(room, "sidebar", "den") == []  # the room on screen
+    assert _json_script(room, "chat-config")["last_read"] == 1
+    ja = client_alice.get("/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert _badges(ja, "sidebar", "den") == ["未読 3 件"]
+
+
+def test_counts_of_rooms_past_the_sidebars_list(client_alice, alice, django_assert_max_num_queries):
+    """A room list page past the rooms the summaries hold reads its counts (two queries)."""
+    Room.objects.bulk_create(Room(slug=f"r{n:06d}", title=f"Room {n}") for n in range(250))
+    old = Room.objects.get(slug="r000000")
+    Room.objects.filter(pk=old.pk).update(last_seq=2)  # as if it had two messages
+    with django_assert_max_num_queries(10):
+        page = client_alice.get("/?page=5").content.decode()
+    assert page.count('<li class="room-card" data-room=') == 50
+    assert _badges(page, "cards", "r000000") == ["2 unread"]
+
+
 # --- room page --------------------------------------------------------------------------
 
 
@@ -302,6 +345,7 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "max_length": 4000,
         "is_moderator": True,  # alice created the room: its owner moderates it
         "commands": sorted(commands.REGISTRY),  # and may send every command
+        "last_read": 0,  # the "new messages" divider's place, before the welcome
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))

@@ -12,10 +12,23 @@
 // Bodies are only ever put into the page with textContent: the server never sends HTML.
 // The look of the list (groups, day separators, avatars) comes from ui.js; the words from
 // i18n.js (Django's JavaScriptCatalog); the server's refusals in them from errors.js.
+// Room life: who is here and who is typing from presence.js; what has been read, the
+// "new messages" divider of a room opened with unread messages and the title's count from
+// unread.js (the sidebar's badges are sidebar.js's).
 import { format, gettext, locale, ngettext } from "./i18n.js";
 import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
 import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./delivery.js";
 import { ERROR, errorText, refusal } from "./errors.js";
+import { MemberPanel, TypingLine, TypingSender } from "./presence.js";
+import {
+  READ_DEBOUNCE_MS,
+  ReadTracker,
+  configureTitle,
+  counts,
+  firstUnread,
+  refreshTitle,
+  unreadAbove,
+} from "./unread.js";
 
 (function () {
   "use strict";
@@ -49,6 +62,9 @@ import { ERROR, errorText, refusal } from "./errors.js";
     counter: document.getElementById("composer-counter"),
     jump: document.getElementById("jump-latest"),
     announce: document.getElementById("conn-announce"),
+    topicLine: document.getElementById("room-topic-line"),
+    topic: document.getElementById("room-topic"),
+    typing: document.getElementById("typing-line"),
   };
 
   // --- state -----------------------------------------------------------------------------
@@ -74,6 +90,24 @@ import { ERROR, errorText, refusal } from "./errors.js";
   let requests = []; // outstanding history requests, in order: "before" | "after"
   let gapAskedAt = -1; // `last` when the gap was last asked for: one request at a time
   let loadingOlder = false;
+
+  // Room life: who is online (the header's count and the member panel), who is typing,
+  // and what this user has read here (the server's marker, raised by what is on screen).
+  const members = new MemberPanel({
+    toggle: document.getElementById("members-toggle"),
+    count: document.getElementById("online-count"),
+    panel: document.getElementById("member-panel"),
+    list: document.getElementById("member-list"),
+    close: document.getElementById("member-panel-close"),
+    scrim: document.getElementById("member-scrim"),
+    me: config.username,
+  });
+  const typists = new TypingLine(el.typing);
+  const typingSender = new TypingSender();
+  const reads = new ReadTracker(config.last_read || 0);
+  let readTimer = null;
+  let firstWelcome = true;
+  let openDivider = null; // the divider placed from the marker when the page opened
 
   // --- rendering -------------------------------------------------------------------------
 
@@ -207,9 +241,12 @@ import { ERROR, errorText, refusal } from "./errors.js";
       shown.set(m.seq, li);
       if (oldest === null) oldest = m.seq;
       if (m.user === config.username) mine = true;
-      else if (started && !stick && !unreadFrom) {
-        unreadFrom = li; // the first message the reader has not scrolled to
-        markUnread(li);
+      else {
+        typists.stop(m.user); // their message is here: they are no longer typing it
+        if (started && !stick && !unreadFrom) {
+          unreadFrom = li; // the first message the reader has not scrolled to
+          markUnread(li);
+        }
       }
       added++;
       rendered(li, m);
@@ -222,6 +259,11 @@ import { ERROR, errorText, refusal } from "./errors.js";
     }
     showOlderControls();
     if (order.gap) askForGap();
+    if (added || known.length) {
+      reads.setLimit(order.last);
+      checkReadSoon();
+      refreshTitle();
+    }
   }
 
   // Scrolled up when messages arrive: a "New messages" divider above the first of them
@@ -233,6 +275,34 @@ import { ERROR, errorText, refusal } from "./errors.js";
     el.list.querySelectorAll("li.msg.unread-first").forEach((x) => x.classList.remove("unread-first"));
     li.classList.add("unread-first");
     li.dataset.unreadLabel = gettext("New messages");
+    openDivider = null;
+  }
+
+  function messagesShown() {
+    return Array.from(el.list.querySelectorAll("li.msg"), (li) => data.get(li)).filter(Boolean);
+  }
+
+  // A room opened with unread messages: the divider above the first one by someone else
+  // (above `lastRead`, the server's marker), which stays where it is as the reader reads.
+  function placeOpenDivider(lastRead) {
+    if (openDivider) {
+      openDivider.classList.remove("unread-first");
+      if (unreadFrom === openDivider) unreadFrom = null;
+      openDivider = null;
+    }
+    const seq = firstUnread(messagesShown(), lastRead, config.username);
+    const li = seq === null ? null : shown.get(seq);
+    if (!li) return null;
+    markUnread(li);
+    unreadFrom = li;
+    openDivider = li;
+    openDivider.dataset.mark = String(lastRead);
+    return li;
+  }
+
+  function scrollToDivider(li) {
+    const offset = li.getBoundingClientRect().top - el.scroller.getBoundingClientRect().top;
+    el.scroller.scrollTop += offset - 40; // the label sits above the message
   }
 
   function showJump() {
@@ -264,6 +334,17 @@ import { ERROR, errorText, refusal } from "./errors.js";
       if (order.last === 0) order.last = added[added.length - 1][1].seq;
     }
     el.scroller.scrollTop += el.scroller.scrollHeight - before;
+    // The divider of a room opened with unread messages goes up to the first unread one
+    // of an older page (the older page was unread too).
+    if (openDivider && added.length) {
+      const mark = Number(openDivider.dataset.mark);
+      const seq = firstUnread(added.map((pair) => pair[1]), mark, config.username);
+      if (seq !== null) {
+        const keep = el.scroller.scrollTop;
+        placeOpenDivider(mark);
+        el.scroller.scrollTop = keep;
+      }
+    }
     hasMoreBefore = hasMore && added.length > 0;
     showOlderControls();
     for (const [li, m] of added) rendered(li, m);
@@ -279,8 +360,12 @@ import { ERROR, errorText, refusal } from "./errors.js";
     config.room = Object.assign({}, config.room, room);
     if (typeof config.room.title === "string") {
       el.title.textContent = config.room.title;
-      document.title = config.room.title + " · " + gettext("Chat");
+      configureTitle({ base: config.room.title + " · " + gettext("Chat") });
     }
+    const topic = typeof config.room.topic === "string" ? config.room.topic : "";
+    el.topic.textContent = topic;
+    el.topic.title = topic;
+    el.topicLine.hidden = !topic;
     const notes = [];
     if (config.room.locked) notes.push(gettext("locked: only moderators post"));
     if (config.room.slow_mode) {
@@ -511,6 +596,19 @@ import { ERROR, errorText, refusal } from "./errors.js";
       }
       case "room_updated":
         return setRoom(frame.room);
+      case "presence":
+        if (!frame.online) typists.stop(frame.user); // gone: no longer typing either
+        return members.presence(frame.user, Boolean(frame.online));
+      case "typing":
+        if (typeof frame.user === "string" && frame.user !== config.username) typists.typing(frame.user);
+        return;
+      case "unread":
+        // This room's: read on another tab (or this one); the others' are the sidebar's.
+        if (frame.room === config.room.slug) {
+          reads.known(frame.last_read);
+          refreshTitle();
+        }
+        return;
     }
   }
 
@@ -525,8 +623,21 @@ import { ERROR, errorText, refusal } from "./errors.js";
       if (id === connId) attempt = 0;
     }, HEALTHY_AFTER_MS);
     config.is_moderator = Boolean(frame.moderator);
+    // Muted now: the composer says until when (and opens again then, or on a welcome
+    // without it: unmuted meanwhile).
+    mutedUntil = frame.muted_until ? Date.parse(frame.muted_until) || 0 : 0;
+    members.reset(frame.present);
+    typists.clear();
+    reads.known(frame.last_read);
+    reads.setLimit(frame.last_seq);
     setRoom(frame.room);
     accept(frame.messages || []);
+    if (firstWelcome) {
+      firstWelcome = false;
+      // Read on another tab since the page was rendered: the divider follows the marker.
+      if ((frame.last_read || 0) !== (config.last_read || 0) && openDivider) placeOpenDivider(frame.last_read || 0);
+    }
+    checkReadSoon();
     if (frame.has_more_after || (frame.last_seq || 0) > order.last) askForGap(true);
     updateComposer();
     flushOutbox();
@@ -701,6 +812,7 @@ import { ERROR, errorText, refusal } from "./errors.js";
       return; // never cut: the counter says how much to remove
     }
     outbox.push({ client_id: newClientId(), body: body, status: "pending" });
+    typingSender.reset(); // the next message's first keystroke says "typing" at once
     saveOutbox();
     renderOutbox();
     el.input.value = "";
@@ -752,6 +864,48 @@ import { ERROR, errorText, refusal } from "./errors.js";
     el.input.style.height = Math.min(el.input.scrollHeight + 2, 160) + "px";
   }
 
+  // --- read markers ----------------------------------------------------------------------
+
+  // A message is read once it is on screen: at least half of it (or half the pane, for a
+  // tall one) in the scroller, while the tab is visible and has the focus. At most one
+  // `read` per READ_DEBOUNCE_MS, never below what the server knows, never above the
+  // room's last seq (ReadTracker).
+  function checkReadSoon() {
+    if (!readTimer) readTimer = setTimeout(checkRead, READ_DEBOUNCE_MS);
+  }
+
+  function checkRead() {
+    readTimer = null;
+    if (!welcomed) return; // the next welcome checks again
+    if (document.visibilityState !== "visible" || !document.hasFocus()) return;
+    const seq = reads.next(highestSeen());
+    if (seq !== null && send({ type: "read", seq: seq })) {
+      reads.sent(seq);
+      refreshTitle();
+    }
+  }
+
+  function highestSeen() {
+    const pane = el.scroller.getBoundingClientRect();
+    const items = el.list.querySelectorAll("li.msg");
+    for (let i = items.length - 1; i >= 0; i--) {
+      const box = items[i].getBoundingClientRect();
+      if (box.top >= pane.bottom) continue; // below the pane
+      if (box.bottom <= pane.top) return 0; // this one and all above it: scrolled past
+      const visible = Math.min(box.bottom, pane.bottom) - Math.max(box.top, pane.top);
+      if (visible >= Math.min(box.height, pane.height) / 2) return Number(items[i].dataset.seq);
+    }
+    return 0;
+  }
+
+  // This room's unread messages, for the title while the tab is hidden: those the page
+  // holds above the marker, or the server's count when it holds fewer (older pages).
+  function unreadHere() {
+    const local = unreadAbove(messagesShown(), reads.read, config.username);
+    const server = counts.get(config.room.slug);
+    return server && server.last_read >= reads.read ? Math.max(local, server.unread) : local;
+  }
+
   // --- older pages -----------------------------------------------------------------------
 
   function loadOlder() {
@@ -777,6 +931,9 @@ import { ERROR, errorText, refusal } from "./errors.js";
   el.input.addEventListener("input", function () {
     resizeInput();
     updateCounter();
+    if (welcomed && !el.input.disabled && typingSender.input(el.input.value, Date.now())) {
+      send({ type: "typing" });
+    }
   });
   el.jump.addEventListener("click", function () {
     scrollToBottom();
@@ -785,6 +942,7 @@ import { ERROR, errorText, refusal } from "./errors.js";
   });
   el.olderButton.addEventListener("click", loadOlder);
   el.scroller.addEventListener("scroll", function () {
+    checkReadSoon();
     if (el.scroller.scrollTop < 120) loadOlder();
     if (nearBottom()) {
       seenAll();
@@ -801,7 +959,10 @@ import { ERROR, errorText, refusal } from "./errors.js";
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") reconnectNow();
+    checkReadSoon();
+    refreshTitle();
   });
+  window.addEventListener("focus", checkReadSoon);
 
   window.chat = {
     send: send,
@@ -820,11 +981,19 @@ import { ERROR, errorText, refusal } from "./errors.js";
     if (initial.messages.length) order.last = initial.messages[0].seq - 1;
     accept(initial.messages);
     showOlderControls();
+    configureTitle({ current: config.room.slug, here: unreadHere });
     setRoom(config.room);
     renderOutbox();
     updateCounter();
     updateComposer();
-    scrollToBottom();
+    const divider = placeOpenDivider(reads.read);
+    if (divider) {
+      scrollToDivider(divider);
+      if (!nearBottom()) {
+        unseen = unreadAbove(messagesShown(), reads.read, config.username);
+        showJump(); // the pill jumps past them to the latest
+      }
+    } else scrollToBottom();
     started = true;
     if (!el.input.disabled) el.input.focus();
     connect();

@@ -3,7 +3,8 @@
 // this adds buttons to each message's .msg-actions (a small menu shown on hover or when the
 // message has focus; its buttons are out of the Tab sequence until then, see keys.js):
 // "Report" for everyone, "Delete" for the author and moderators, "Mute" and "Ban" for
-// moderators, plus lock / slow mode for the room. Questions are asked in an in-page
+// moderators, plus lock / slow mode for the room and the header's "Edit topic" (the line
+// under the room's title, `room_settings` `topic`). Questions are asked in an in-page
 // <dialog>, never prompt()/confirm(). Each action sends one protocol command through
 // window.chat.send; the server answers with `ok` (said here in a toast) or an `error`
 // naming the command (chat.js says it in the page's language, errors.js). Deletions arrive
@@ -87,7 +88,7 @@
       input.autocomplete = "off";
       if (options.field.required) input.required = true;
       if (options.field.min !== undefined) input.min = String(options.field.min);
-      if (input.type === "text") input.maxLength = 500;
+      if (input.type === "text") input.maxLength = options.field.maxLength || 500;
       form.append(label, input);
     }
     const actions = document.createElement("div");
@@ -255,6 +256,28 @@
     );
   }
 
+  // The header's "Edit topic" (room.html), for moderators only.
+  const TOPIC_MAX = 200; // chat/protocol.py TOPIC_MAX
+  const topicButton = document.getElementById("topic-edit");
+
+  function showTopicControl() {
+    if (topicButton) topicButton.hidden = !moderator;
+  }
+
+  if (topicButton) {
+    topicButton.addEventListener("click", function () {
+      ask({
+        title: gettext("Room topic"),
+        text: gettext("One line under the room's name, for everyone in the room. Leave it empty to remove it."),
+        field: { label: gettext("Topic"), type: "text", value: currentRoom().topic || "", maxLength: TOPIC_MAX },
+        confirm: gettext("Save"),
+      }).then(function (topic) {
+        if (topic === null) return;
+        send({ type: "room_settings", topic: topic.trim() });
+      });
+    });
+  }
+
   function currentRoom() {
     return (window.chat && window.chat.config && window.chat.config.room) || {};
   }
@@ -264,6 +287,7 @@
     moderator = value;
     decorateAll();
     renderToolbar(currentRoom());
+    showTopicControl();
   }
 
   const DONE = {
@@ -309,5 +333,6 @@
   if (window.chat && window.chat.isModerator) {
     moderator = true;
     renderToolbar(currentRoom());
+    showTopicControl();
   }
 })();

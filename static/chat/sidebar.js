@@ -2,10 +2,14 @@
 // (docs/protocol.md "The home socket and the user's stream"): its `hello` lists the rooms,
 // later `rooms` frames replace the list. The server renders a first list into the page;
 // this keeps it current. On phones the sidebar is a drawer (the header's menu button).
-// It never touches the room socket or #conn-state (chat.js owns those).
-import { format, gettext } from "./i18n.js";
+// It never touches the room socket or #conn-state (chat.js owns those), but takes the
+// user-stream frames that socket also carries (`rooms`, `unread`: chat.js passes every
+// frame on as a chat:frame event), so the list stays live while either socket is up.
+// Each room's counts go into unread.js's store; every room but the one on screen shows
+// its unread and mention badges (server-rendered first, then live).
 import { avatarColor, initials } from "./ui.js";
 import { CLOSE, backoffDelay, readFrame } from "./delivery.js";
+import { configureTitle, counts, seedFrom, showBadges } from "./unread.js";
 
 const nav = document.getElementById("sidebar");
 const list = document.getElementById("room-list");
@@ -39,15 +43,22 @@ function item(room) {
   name.className = "room-name";
   name.textContent = room.title || room.slug;
   a.append(badge, name);
-  if (room.unread) {
-    const unread = document.createElement("span");
-    unread.className = "unread";
-    unread.textContent = String(room.unread);
-    unread.title = format(gettext("%(n)s unread"), { n: room.unread });
-    a.append(unread);
-  }
   li.append(a);
+  showCounts(li);
   return li;
+}
+
+// The room's badges from the store (none for the room on screen).
+function showCounts(li) {
+  const a = li.querySelector("a.room-link");
+  if (!a) return;
+  const c = li.dataset.room === current ? null : counts.get(li.dataset.room);
+  a.classList.toggle("has-unread", showBadges(a, c));
+}
+
+function itemOf(slug) {
+  for (const li of nav.querySelectorAll("li[data-room]")) if (li.dataset.room === slug) return li;
+  return null;
 }
 
 export function render(rooms) {
@@ -62,6 +73,27 @@ export function render(rooms) {
   }
   nav.dataset.live = "true";
 }
+
+// A frame of the user's stream, from the home socket or the room socket.
+function take(frame) {
+  if (frame.type === "hello" || frame.type === "rooms") {
+    counts.replace(frame.rooms);
+    render(frame.rooms);
+  } else if (frame.type === "unread") {
+    counts.set(frame.room, frame);
+  }
+}
+
+counts.subscribe(function (slug) {
+  if (slug === null) return; // a whole list: render() follows
+  const li = itemOf(slug);
+  if (li) showCounts(li);
+});
+
+document.addEventListener("chat:frame", function (event) {
+  const frame = event.detail || {};
+  if (frame.type === "rooms" || frame.type === "unread") take(frame);
+});
 
 // --- the home socket ---------------------------------------------------------------------
 
@@ -83,10 +115,8 @@ function connect() {
   socket.onmessage = function (event) {
     const frame = readFrame(event.data);
     if (!frame) return;
-    if (frame.type === "hello" || frame.type === "rooms") {
-      attempt = 0;
-      render(frame.rooms);
-    }
+    if (frame.type === "hello") attempt = 0;
+    take(frame);
     document.dispatchEvent(new CustomEvent("chat:home", { detail: frame }));
   };
   socket.onopen = function () {
@@ -172,4 +202,8 @@ document.addEventListener("keydown", function (event) {
   }
 });
 
-if (nav) connect();
+if (nav) {
+  seedFrom("#sidebar li[data-room]"); // the counts the page was rendered with
+  if (!current) configureTitle({ base: document.title }); // the room page's is chat.js's
+  connect();
+}

@@ -1,0 +1,252 @@
+// Who is in the room and who is typing (docs/protocol.md "Presence and typing"): the
+// welcome's `present` and the `presence` frames after it fill the member panel and the
+// header's "3 online"; `typing` frames the line above the composer. Neither is stored:
+// a reconnect starts both again from the new welcome.
+//
+// The pure parts (Members, Typists, typingText, TypingSender) have no DOM, so
+// `node --test tests/js/` checks them; MemberPanel and TypingLine put them on the page.
+import { format, gettext, ngettext } from "./i18n.js";
+import { avatarColor, initials } from "./ui.js";
+
+export const TYPING_EXPIRES_MS = 6000; // a typist shows this long after their last frame
+export const TYPING_EVERY_MS = 3000; // the composer says "typing" at most this often
+
+// Usernames sorted as the server sorts them (by code point), so every page agrees.
+function sorted(names) {
+  return Array.from(names).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+// The users online in the room (the page's own user among them).
+export class Members {
+  constructor() {
+    this.names = new Set();
+  }
+
+  // The welcome's `present`: the whole list, after every (re)connect.
+  reset(present) {
+    this.names = new Set(Array.isArray(present) ? present.filter((n) => typeof n === "string") : []);
+  }
+
+  // A `presence` frame: whether the list changed.
+  set(user, online) {
+    if (typeof user !== "string" || !user) return false;
+    if (online) {
+      if (this.names.has(user)) return false;
+      this.names.add(user);
+      return true;
+    }
+    return this.names.delete(user);
+  }
+
+  list() {
+    return sorted(this.names);
+  }
+
+  get size() {
+    return this.names.size;
+  }
+}
+
+// Who is typing: each typist until TYPING_EXPIRES_MS after their last frame (or until
+// their message arrives: stop). Times are passed in, so tests need no clock.
+export class Typists {
+  constructor(expiresMs = TYPING_EXPIRES_MS) {
+    this.expiresMs = expiresMs;
+    this.until = new Map(); // user -> when they stop showing
+  }
+
+  // A `typing` frame: whether who is typing changed (not a refresh of a known typist).
+  typing(user, now) {
+    if (typeof user !== "string" || !user) return false;
+    const had = this.until.has(user);
+    this.until.set(user, now + this.expiresMs);
+    return !had;
+  }
+
+  stop(user) {
+    return this.until.delete(user);
+  }
+
+  clear() {
+    const had = this.until.size > 0;
+    this.until.clear();
+    return had;
+  }
+
+  // Forget the typists whose time is up: whether any went.
+  expire(now) {
+    let changed = false;
+    for (const [user, until] of this.until) {
+      if (until <= now) {
+        this.until.delete(user);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  names() {
+    return sorted(this.until.keys());
+  }
+
+  // When the next typist's time is up (null: nobody is typing).
+  nextExpiry() {
+    let next = null;
+    for (const until of this.until.values()) if (next === null || until < next) next = until;
+    return next;
+  }
+}
+
+// The line above the composer: "" when nobody types.
+export function typingText(names) {
+  if (!names || names.length === 0) return "";
+  if (names.length === 1) return format(gettext("%(name)s is typing…"), { name: names[0] });
+  if (names.length === 2) {
+    return format(gettext("%(first)s and %(second)s are typing…"), { first: names[0], second: names[1] });
+  }
+  return gettext("Several people are typing…");
+}
+
+// When the composer sends `typing`: on input with something in it, at most every
+// TYPING_EVERY_MS; after a message is sent (reset) the next keystroke says so at once.
+export class TypingSender {
+  constructor(everyMs = TYPING_EVERY_MS) {
+    this.everyMs = everyMs;
+    this.last = null;
+  }
+
+  input(text, now) {
+    if (!String(text || "").trim()) return false;
+    if (this.last !== null && now - this.last < this.everyMs) return false;
+    this.last = now;
+    return true;
+  }
+
+  reset() {
+    this.last = null;
+  }
+}
+
+// --- the page ---------------------------------------------------------------------------
+
+function avatar(name) {
+  const span = document.createElement("span");
+  span.className = "avatar";
+  span.setAttribute("aria-hidden", "true");
+  span.textContent = initials(name);
+  span.style.backgroundColor = avatarColor(name); // CSSOM, allowed by style-src 'self'
+  return span;
+}
+
+const PHONE = "(max-width: 800px)";
+
+// The header's "3 online" button and the panel it opens: a column on the right on wide
+// screens, a drawer over the room on phones (focus goes into it; Esc or the scrim close it).
+export class MemberPanel {
+  constructor({ toggle, count, panel, list, close, scrim, me }) {
+    Object.assign(this, { toggle, count, panel, list, closeButton: close, scrim, me });
+    this.members = new Members();
+    toggle.addEventListener("click", () => (this.isOpen() ? this.close(true) : this.open()));
+    if (close) close.addEventListener("click", () => this.close(true));
+    if (scrim) scrim.addEventListener("click", () => this.close(true));
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || event.defaultPrevented || !this.isOpen()) return;
+      if (document.querySelector("dialog[open]")) return;
+      if (!this.phone() && !this.panel.contains(document.activeElement)) return;
+      event.preventDefault();
+      this.close(true);
+    });
+  }
+
+  phone() {
+    return window.matchMedia(PHONE).matches;
+  }
+
+  isOpen() {
+    return !this.panel.hidden;
+  }
+
+  open() {
+    this.panel.hidden = false;
+    document.body.classList.add("members-open");
+    this.toggle.setAttribute("aria-expanded", "true");
+    if (this.phone() && this.closeButton) this.closeButton.focus();
+  }
+
+  close(refocus) {
+    const inside = this.panel.contains(document.activeElement);
+    this.panel.hidden = true;
+    document.body.classList.remove("members-open");
+    this.toggle.setAttribute("aria-expanded", "false");
+    if (refocus || inside) this.toggle.focus();
+  }
+
+  reset(present) {
+    this.members.reset(present);
+    this.render();
+  }
+
+  presence(user, online) {
+    if (this.members.set(user, online)) this.render();
+  }
+
+  render() {
+    const names = this.members.list();
+    this.count.textContent = format(ngettext("%(n)s online", "%(n)s online", names.length), { n: names.length });
+    this.toggle.hidden = false;
+    this.list.replaceChildren(...names.map((name) => this.item(name)));
+  }
+
+  item(name) {
+    const li = document.createElement("li");
+    li.className = "member";
+    li.dataset.user = name;
+    const label = document.createElement("span");
+    label.className = "member-name";
+    label.textContent = name;
+    li.append(avatar(name), label);
+    if (name === this.me) {
+      li.classList.add("me");
+      const you = document.createElement("span");
+      you.className = "member-you";
+      you.textContent = gettext("(you)");
+      li.append(" ", you);
+    }
+    return li;
+  }
+}
+
+// The "alice is typing…" line: an aria-live region whose text changes only when who is
+// typing changes (a typist's refresh every few seconds says nothing new).
+export class TypingLine {
+  constructor(el, now = () => Date.now()) {
+    this.el = el;
+    this.now = now;
+    this.typists = new Typists();
+    this.timer = null;
+  }
+
+  typing(user) {
+    this.typists.typing(user, this.now());
+    this.render();
+  }
+
+  stop(user) {
+    if (this.typists.stop(user)) this.render();
+  }
+
+  clear() {
+    this.typists.clear();
+    this.render();
+  }
+
+  render() {
+    const now = this.now();
+    this.typists.expire(now);
+    const text = typingText(this.typists.names());
+    if (this.el.textContent !== text) this.el.textContent = text;
+    clearTimeout(this.timer);
+    const next = this.typists.nextExpiry();
+    this.timer = next === null ? null : setTimeout(() => this.render(), Math.max(0, next - now) + 20);
+  }
+}
