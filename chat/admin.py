@@ -261,33 +261,38 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
     def unlock_rooms(self, request: HttpRequest, queryset: QuerySet[Room]) -> None:
         self._set_locked(request, queryset, False)
 
+    def _with_form(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Room],
+        form_class: type[forms.Form],
+        verb: str,
+        act: Callable[[Room, dict[str, Any]], Any],
+        done: str,
+    ) -> Any:
+        """An action with an intermediate form: show it, and once it is valid run `act` on
+        each selected room (a service call) with the form's data."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return action_form_page(self, request, queryset, verb, form)
+        _run(request, queryset, lambda room: act(room, form.cleaned_data), done)
+        return None
+
     @admin.action(description="Set slow mode in the selected rooms")
     def set_slow_mode(self, request: HttpRequest, queryset: QuerySet[Room]) -> Any:
-        form = SlowModeForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            seconds = form.cleaned_data["seconds"]
-            _run(
-                request,
-                queryset,
-                lambda room: services.update_room(room=room, actor=request.user, slow_mode=seconds),
-                "Slow mode set",
-            )
-            return None
-        return action_form_page(self, request, queryset, "set slow mode", form)
+        def act(room: Room, data: dict[str, Any]) -> Any:
+            return services.update_room(room=room, actor=request.user, slow_mode=data["seconds"])
+
+        return self._with_form(
+            request, queryset, SlowModeForm, "set slow mode", act, "Slow mode set"
+        )
 
     @admin.action(description="Invite a user into the selected private rooms")
     def invite_user(self, request: HttpRequest, queryset: QuerySet[Room]) -> Any:
-        form = InviteForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            name = form.cleaned_data["username"]
-            _run(
-                request,
-                queryset,
-                lambda room: services.invite(room=room, actor=request.user, user=name),
-                f"Invited {name}",
-            )
-            return None
-        return action_form_page(self, request, queryset, "invite", form)
+        def act(room: Room, data: dict[str, Any]) -> Any:
+            return services.invite(room=room, actor=request.user, user=data["username"])
+
+        return self._with_form(request, queryset, InviteForm, "invite", act, "Invited")
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from chat import services
-from chat.models import AuditLog, Message, Report, Room
+from chat.models import AuditLog, Membership, Message, Report, Room
 from tests.support.accounts import make_user
 from tests.test_moderation_consumer import closed_with, stored_bodies
 
@@ -291,3 +291,25 @@ async def test_admin_room_delete_closes_its_sockets_with_4404(open_chat):
     assert not await database_sync_to_async(Room.objects.filter(slug="den").exists)()
     entry = await database_sync_to_async(AuditLog.objects.get)(action="delete_room")
     assert entry.detail == "den"
+
+
+async def test_admin_invites_into_and_removes_from_a_private_room(open_chat):
+    t = await room_with_messages()
+    client, root = await database_sync_to_async(staff_client)("root", is_superuser=True)
+    await services.set_private.acall(room=t.room, actor=root, private=True)
+    form = {"action": "invite_user", "_selected_action": [str(t.room.pk)]}
+    page = await post(client, "/admin/chat/room/", form)
+    assert "username" in page  # the intermediate form
+    await post(client, "/admin/chat/room/", {**form, "apply": "1", "username": "bob"})
+    b = await open_chat(t.bob, "den")
+    welcome = await b.recv_type("welcome")
+    assert "bob" in welcome["room"]["members"]
+    member = await database_sync_to_async(
+        lambda: Membership.objects.get(room=t.room, user=t.bob).pk
+    )()
+    form = {"action": "remove_members", "_selected_action": [str(member)]}
+    await post(client, "/admin/chat/membership/", form)
+    output = await b.comm.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await b.comm.receive_output(timeout=5)
+    assert output["code"] == 4403
