@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in PRESETS:
         size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
     run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
-    run.add_argument("--scenarios", help="comma-separated: burst,paced,slow,history,idle,cross")
+    run.add_argument(
+        "--scenarios", help="comma-separated: burst,paced,slow,history,idle,cross,roomlife"
+    )
     run.add_argument("--targets", help="comma-separated: site,tutorial,bare (default: all)")
     run.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     run.add_argument("--database-url", help="default: a SQLite file under bench/.data/")
@@ -31,6 +33,21 @@ def main(argv: list[str] | None = None) -> int:
         default="bench.site_settings",
         help="settings module of the site's servers (to measure a settings change)",
     )
+    run.add_argument(
+        "--churn-rate",
+        type=float,
+        help="roomlife: arrivals (and departures) per second in the life variant; 0: none",
+    )
+    run.add_argument(
+        "--typists", type=int, help="roomlife: receivers typing in the life variant; 0: none"
+    )
+    run.add_argument("--roomlife-pairs", type=int, help="roomlife: plain/life pairs to run")
+    run.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy record the site's server during each roomlife burst, into DIR",
+    )
     args = parser.parse_args(argv)
     cfg = PRESETS[args.preset or "quick"]
     if args.servers:
@@ -39,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = dataclasses.replace(cfg, scenarios=tuple(args.scenarios.split(",")))
     if args.targets:
         cfg = dataclasses.replace(cfg, targets=tuple(args.targets.split(",")))
-    data = run_sync(cfg, args.out, args.database_url, args.redis_url, args.site_settings)
+    for name in ("churn_rate", "typists", "roomlife_pairs"):
+        if getattr(args, name) is not None:
+            cfg = dataclasses.replace(cfg, **{name: getattr(args, name)})
+    data = run_sync(
+        cfg, args.out, args.database_url, args.redis_url, args.site_settings, args.profile
+    )
     paths = report.write(data, args.out)
     print(paths["markdown"].read_text())
     for kind, path in paths.items():

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import multiprocessing as mp
 import re
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,9 @@ from .servers import cpu_seconds
 PAYLOAD = re.compile(r"bench:(\d+):(\d+)")
 SEQ = re.compile(r'"seq":(\d+)')
 REPLAY_PREFIXES = ('{"type":"welcome"', '{"type":"history"')
+PRESENCE_PREFIX, TYPING_PREFIX = '{"type":"presence"', '{"type":"typing"'
+LIFE_PREFIXES = (PRESENCE_PREFIX, TYPING_PREFIX)
+TYPING_FRAME = json.dumps({"type": "typing"})
 # Handshakes in flight per worker: the site's handshake reads the session, the room and the
 # welcome page, and daphne drops a handshake that takes over 5 s.
 CONNECT_CONCURRENCY = 20
@@ -40,6 +45,7 @@ class ConnSpec:
     origin: str | None = None
     stall: bool = False  # stop reading after the welcome (a slow or stalled client)
     resume_url: str | None = None  # where a stalled client resumes (site only)
+    typing_every: float = 0.0  # a typist: sends {"type":"typing"} this often (seconds)
 
 
 @dataclass
@@ -50,6 +56,10 @@ class Job:
     deadline: float = 120.0
     stall_seconds: float = 0.0  # how long stalled clients stop reading
     mode: str = "receive"  # receive | idle
+    # Room life: wait for "go" on the pipe before typing and counting presence and typing
+    # frames; after the results, keep the sockets open until told "close" (so receivers
+    # that are done do not leave the room, a presence change, while others still receive).
+    signals: bool = False
 
 
 def body(index: int, pad: int = 0) -> str:
@@ -96,11 +106,22 @@ class Tally:
     closed_code: int | None = None
     resumed: bool = False
     done: bool = False
+    # Room-life frames (never payloads), counted only while `counting` (after "go").
+    counting: bool = False
+    presence: int = 0
+    typing: int = 0
 
     def __post_init__(self) -> None:
         self.got = bytearray(self.expect)
 
     def frame(self, text: str) -> None:
+        if text.startswith(LIFE_PREFIXES):
+            if self.counting:
+                if text.startswith(PRESENCE_PREFIX):
+                    self.presence += 1
+                else:
+                    self.typing += 1
+            return
         now = time.monotonic_ns()
         replay = text.startswith(REPLAY_PREFIXES)
         for match in PAYLOAD.finditer(text):
@@ -165,22 +186,47 @@ async def resume(spec: ConnSpec, tally: Tally, job: Job, end: float) -> None:
         await ws.close()
 
 
+async def type_until_done(
+    ws: ClientConnection, tally: Tally, every: float, go: asyncio.Event, sent: list[int]
+) -> None:
+    """A typist: `{"type":"typing"}` every `every` seconds from "go" until its socket has
+    every payload (the server broadcasts at most one per user and room per second)."""
+    await go.wait()
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while not tally.done:
+            await ws.send(TYPING_FRAME)
+            sent[0] += 1
+            await asyncio.sleep(every)
+
+
 async def run_one(
-    spec: ConnSpec, ws: ClientConnection, tally: Tally, job: Job, healthy_done: asyncio.Event
+    spec: ConnSpec,
+    ws: ClientConnection,
+    tally: Tally,
+    job: Job,
+    healthy_done: asyncio.Event,
+    go: asyncio.Event,
+    typed: list[int],
 ) -> None:
     if spec.stall:
         # Not reading while the room is busy (at most stall_seconds): the server must cope.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(healthy_done.wait(), job.stall_seconds)
+    typist = None
+    if spec.typing_every:
+        typist = asyncio.create_task(type_until_done(ws, tally, spec.typing_every, go, typed))
     try:
         await receive_until_done(ws, tally)
     finally:
         tally.done = True
+        if typist is not None:
+            typist.cancel()
+            await asyncio.gather(typist, return_exceptions=True)
     if spec.stall and not tally.complete() and spec.resume_url:
         await ws.close()
         await resume(spec, tally, job, time.monotonic() + job.deadline)
-    else:
-        await ws.close()
+    elif not job.signals:
+        await ws.close()  # else the worker closes every socket at once when told
 
 
 async def watchdog(
@@ -213,7 +259,7 @@ async def watchdog(
 async def worker_main(job: Job, pipe: Any) -> None:
     sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-    async def opened(spec: ConnSpec) -> ClientConnection:
+    async def connected(spec: ConnSpec) -> ClientConnection:
         async with sem:
             for attempt in range(CONNECT_ATTEMPTS):
                 try:
@@ -224,10 +270,36 @@ async def worker_main(job: Job, pipe: Any) -> None:
                     await asyncio.sleep(0.5 * (attempt + 1))
             raise AssertionError("unreachable")
 
-    results = await asyncio.gather(*(opened(s) for s in job.conns), return_exceptions=True)
-    conns = [
-        (s, r) for s, r in zip(job.conns, results, strict=True) if not isinstance(r, Exception)
+    healthy_done, go = asyncio.Event(), asyncio.Event()
+    reading: dict[int, tuple[Tally, asyncio.Task[None], list[int]]] = {}
+
+    def read(i: int, spec: ConnSpec, ws: ClientConnection) -> None:
+        tally, typed = Tally(job.expect), [0]
+        task = asyncio.create_task(run_one(spec, ws, tally, job, healthy_done, go, typed))
+        reading[i] = (tally, task, typed)
+
+    async def opened(i: int, spec: ConnSpec) -> ClientConnection:
+        ws = await connected(spec)
+        if job.signals:
+            # Ready once in the room: the site accepts a socket before it joins it to its
+            # room (one join at a time per room), and the welcome is the join's first frame.
+            text = await ws.recv()
+            if not isinstance(text, str) or not text.startswith('{"type":"welcome"'):
+                raise RuntimeError(f"no welcome: {str(text)[:200]}")
+            # Read from now on: the room's other joins send it presence frames, and a socket
+            # left unread for the minute 1,000 joins take stops answering pings (dropped).
+            read(i, spec, ws)
+        return ws
+
+    results = await asyncio.gather(
+        *(opened(i, s) for i, s in enumerate(job.conns)), return_exceptions=True
+    )
+    opened_ok = [
+        (i, s, r)
+        for i, (s, r) in enumerate(zip(job.conns, results, strict=True))
+        if not isinstance(r, Exception)
     ]
+    conns = [(s, ws) for _, s, ws in opened_ok]
     errors = [repr(r) for r in results if isinstance(r, Exception)]
     loop = asyncio.get_running_loop()
     pipe.send({"ready": len(conns), "errors": errors[:5]})
@@ -236,15 +308,21 @@ async def worker_main(job: Job, pipe: Any) -> None:
         await asyncio.gather(*(ws.close() for _, ws in conns), return_exceptions=True)
         pipe.send({"closed": len(conns)})
         return
-    tallies = [Tally(job.expect) for _ in conns]
-    healthy_done = asyncio.Event()
-    tasks = [
-        asyncio.create_task(run_one(s, ws, t, job, healthy_done))
-        for (s, ws), t in zip(conns, tallies, strict=True)
-    ]
+    for i, spec, ws in opened_ok:
+        if i not in reading:
+            read(i, spec, ws)
+    tallies = [reading[i][0] for i, _, _ in opened_ok]
+    tasks = [reading[i][1] for i, _, _ in opened_ok]
+    typed = [reading[i][2] for i, _, _ in opened_ok]
+    if job.signals:
+        # Typing and the room-life counts start with the burst.
+        await loop.run_in_executor(None, pipe.recv)
+        for t in tallies:
+            t.counting = True
+    go.set()
     await watchdog([s for s, _ in conns], tallies, tasks, job, healthy_done)
     out = []
-    for (spec, _), t, task in zip(conns, tallies, tasks, strict=True):
+    for (spec, _), t, task, n in zip(conns, tallies, tasks, typed, strict=True):
         error = None
         if not task.cancelled() and task.exception() is not None:
             error = repr(task.exception())
@@ -258,9 +336,16 @@ async def worker_main(job: Job, pipe: Any) -> None:
                 "last_ns": t.last_ns,
                 "closed_code": t.closed_code,
                 "resumed": t.resumed,
+                "presence": t.presence,
+                "typing": t.typing,
+                "typing_sent": n[0],
             }
         )
     pipe.send({"conns": out, "errors": errors[:5], "failed_connects": len(errors)})
+    if job.signals:
+        await loop.run_in_executor(None, pipe.recv)  # "close"
+        await asyncio.gather(*(ws.close() for _, ws in conns), return_exceptions=True)
+        pipe.send({"closed": len(conns)})
 
 
 def worker_entry(job: Job, pipe: Any) -> None:
@@ -371,3 +456,103 @@ class Sender:
             await self.window.acquire()
             await self.ws.send(post_text(self.target, body(i, pad)))
         return first, time.monotonic_ns()
+
+
+# --- presence churn ----------------------------------------------------------------------
+
+
+class Churn:
+    """Other users coming and going in the room while it is busy: every 1/rate seconds one
+    socket opens (a user not in the room) and the oldest closes, so `rate` arrivals and
+    `rate` departures per second, with about rate x stay sockets open at any time. Users
+    are taken in turn from `specs` (one user each), so a user comes back only after
+    len(specs) / rate seconds: long after their departure's grace period (the server tells
+    a departure CHAT_PRESENCE_GRACE_SECONDS after the last socket closed). Each socket reads
+    and drops what it receives, as a page would. Opens and closes run beside the ticker,
+    so a slow handshake does not lower the rate; what was achieved is in stats()."""
+
+    def __init__(self, specs: list[ConnSpec], rate: float, stay: float) -> None:
+        self.specs, self.rate, self.stay = specs, rate, stay
+        self.size = max(1, round(rate * stay))
+        if len(specs) < self.size + 2:
+            raise ValueError(f"churn needs more than {self.size + 1} users, got {len(specs)}")
+        self.open: deque[tuple[ClientConnection, asyncio.Task[None]]] = deque()
+        self.next = 0
+        self.arrivals = self.departures = self.failed = 0
+        self.open_ms: list[float] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.ticker: asyncio.Task[None] | None = None
+        self.started = self.stopped = 0.0
+        self.live = False  # counting arrivals and departures (between start and stop)
+
+    async def _drain(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for _ in ws:
+                pass
+
+    async def _arrive(self) -> None:
+        spec = self.specs[self.next % len(self.specs)]
+        self.next += 1
+        started = time.perf_counter()
+        try:
+            ws = await open_ws(spec)
+        except (OSError, websockets.InvalidHandshake, TimeoutError):
+            self.failed += 1
+            return
+        self.open_ms.append((time.perf_counter() - started) * 1000)
+        self.open.append((ws, asyncio.create_task(self._drain(ws))))
+        if self.live:
+            self.arrivals += 1
+
+    async def _depart(self) -> None:
+        if not self.open:
+            return
+        ws, reader = self.open.popleft()
+        if self.live:
+            self.departures += 1
+        await ws.close()
+        reader.cancel()
+
+    def _beside(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def fill(self) -> None:
+        """Open the first rate x stay sockets, before the measurement."""
+        for _ in range(self.size):
+            await self._arrive()
+
+    async def _tick(self) -> None:
+        beat = 1 / self.rate
+        for i in itertools.count(1):
+            await asyncio.sleep(max(0.0, self.started + i * beat - time.monotonic()))
+            self._beside(self._depart())
+            self._beside(self._arrive())
+
+    def start(self) -> None:
+        self.started, self.live = time.monotonic(), True
+        self.ticker = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        """Stop coming and going, and close the sockets still open (safe to call again)."""
+        if self.live:
+            self.stopped, self.live = time.monotonic(), False
+        if self.ticker is not None:
+            self.ticker.cancel()
+            await asyncio.gather(self.ticker, return_exceptions=True)
+            self.ticker = None
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        while self.open:
+            await self._depart()
+
+    def stats(self) -> dict[str, Any]:
+        seconds = max(1e-9, (self.stopped or time.monotonic()) - self.started)
+        opened = sorted(self.open_ms)
+        return {
+            "churn_seconds": round(seconds, 2),
+            "churn_arrivals_per_s": round(self.arrivals / seconds, 2),
+            "churn_departures_per_s": round(self.departures / seconds, 2),
+            "churn_failed": self.failed,
+            "churn_open_p50_ms": round(opened[len(opened) // 2], 1) if opened else None,
+        }

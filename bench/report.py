@@ -4,6 +4,7 @@ ratio) and the ceiling's, and a PNG chart."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,99 @@ def summary(data: dict[str, Any]) -> Rows:
                 )
                 if one.get("client_cpu_us_per_delivery") is not None:
                     lines.append(cpu_line(asgi, target_name, one, two))
+        lines += room_life_lines(rows, asgi)
     return lines
+
+
+def room_life_lines(rows: Rows, asgi: str) -> Rows:
+    """The roomlife scenario: the burst's deliveries/s with room life against without, as
+    medians of the runs of each variant (alternated in the same run), and what room life
+    there was."""
+    runs = {
+        v: [r for r in rows if (r["scenario"], r["asgi"], r["variant"]) == ("roomlife", asgi, v)]
+        for v in ("plain", "life")
+    }
+    plain, life = runs["plain"], runs["life"]
+    if not plain or not life:
+        return []
+
+    def med(runs: Rows, key: str, digits: int = 1) -> float | None:
+        values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+        return round(statistics.median(values), digits) if values else None
+
+    def text(what: str, value: str) -> Row:
+        return {"figure": f"room life: {what}", "asgi": asgi, "text": value, "target": ""}
+
+    n = plain[0]["receivers"]
+    rate = ratio(med(life, "deliveries_per_s"), med(plain, "deliveries_per_s"))
+    lost = sum(r["lost"] + r["dup"] for r in plain + life)
+    out = [
+        {
+            "figure": f"room life: burst deliveries/s, plain → life ({n:,} sockets, "
+            f"medians of {len(plain)} + {len(life)})",
+            "asgi": asgi,
+            "site": rate,
+            "one": med(plain, "deliveries_per_s"),
+            "two": med(life, "deliveries_per_s"),
+            "lost": lost,
+            "target": ">= 0.9x, 0 lost",
+            "met": rate is not None and rate >= 0.9 and lost == 0,
+        },
+        text(
+            "each run's deliveries/s, in order",
+            ", ".join(
+                f"{r['variant']} {fmt(r['deliveries_per_s'])}"
+                for r in rows
+                if (r["scenario"], r["asgi"]) == ("roomlife", asgi)
+            ),
+        ),
+    ]
+    for key in ("p50_ms", "p99_ms"):
+        out.append(
+            text(
+                f"burst latency {key[:3]} ms, plain → life",
+                f"{fmt(med(plain, key))} → {fmt(med(life, key))}",
+            )
+        )
+    for r in plain + life:  # per second of the burst, what a socket of the room gets
+        for kind in ("presence", "typing"):
+            r[f"_{kind}_rate"] = r[f"{kind}_per_socket"] / max(1e-9, r["seconds"])
+
+    def frames(kind: str) -> str:
+        return (
+            f"{kind} {fmt(med(plain, f'{kind}_per_socket'))} → "
+            f"{fmt(med(life, f'{kind}_per_socket'))} ({fmt(med(life, f'_{kind}_rate', 2))}/s)"
+        )
+
+    out.append(
+        text(
+            "frames per socket during the burst, plain → life",
+            f"{frames('presence')}, {frames('typing')}",
+        )
+    )
+    for r in plain + life:
+        r.pop("_presence_rate"), r.pop("_typing_rate")
+    out.append(
+        text(
+            f"churn and typists (life, {life[0]['typists']} typists)",
+            f"{fmt(med(life, 'churn_arrivals_per_s', 2))} arrivals/s, "
+            f"{fmt(med(life, 'churn_departures_per_s', 2))} departures/s, "
+            f"{sum(r.get('churn_failed', 0) for r in life)} failed, handshake p50 "
+            f"{fmt(med(life, 'churn_open_p50_ms'))} ms; "
+            f"{sum(r['typing_sent'] for r in life)} typing frames sent",
+        )
+    )
+    if med(plain, "client_cpu_us_per_delivery") is not None:
+        out.append(
+            text(
+                "CPU µs per delivery, server + load clients, plain → life",
+                f"{fmt(med(plain, 'server_cpu_us_per_delivery'))} + "
+                f"{fmt(med(plain, 'client_cpu_us_per_delivery'))} → "
+                f"{fmt(med(life, 'server_cpu_us_per_delivery'))} + "
+                f"{fmt(med(life, 'client_cpu_us_per_delivery'))}",
+            )
+        )
+    return out
 
 
 def cpu_line(asgi: str, target: str, one: Row, two: Row) -> Row:
@@ -231,6 +324,12 @@ def markdown(data: dict[str, Any], lines: Rows) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for ln in lines:
+        if "text" in ln:
+            out.append(
+                f"| {ln['figure']} | {ln['asgi']} | {ln['text']} | - | - | - | - | "
+                f"{ln['target']} | - |"
+            )
+            continue
         if "big_vs_small" in ln:
             site = f"{fmt(ln['site'])} (vs {fmt(ln['small'])}: {fmt(ln['big_vs_small'])}x)"
             out.append(
@@ -270,10 +369,15 @@ def chart(data: dict[str, Any], path: Path) -> None:
         ("paced", "p99_ms", "paced 30 msg/s: p99 latency ms (lower is better)"),
         ("idle", "kib_per_connection", "idle: server KiB per connection (lower is better)"),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.5))
+    # Only the scenarios this run measured (a run may pick them with --scenarios).
+    panels = [p for p in panels if any(r["scenario"] == p[0] for r in rows)]
+    life = [r for r in rows if r["scenario"] == "roomlife"]
+    count = max(1, len(panels) + bool(life))
+    fig, axes = plt.subplots(1, count, figsize=(max(8, 5 * count), 4.5))
+    axes = list(axes) if hasattr(axes, "__len__") else [axes]
     colours = {"site": "#2b7bb9", "tutorial": "#c0504d", "bare": "#9bbb59"}
-    for ax, (scenario, key, title) in zip(axes, panels, strict=True):
-        width = 0.25
+    width = 0.25
+    for ax, (scenario, key, title) in zip(axes, panels, strict=False):
         for i, target in enumerate(("site", "tutorial", "bare")):
             values = [find(rows, scenario, a, target).get(key) or 0 for a in asgis]
             xs = [j + (i - 1) * width for j in range(len(asgis))]
@@ -281,7 +385,23 @@ def chart(data: dict[str, Any], path: Path) -> None:
             ax.bar_label(bars, labels=[fmt(round(v, 1)) for v in values], fontsize=7)
         ax.set_xticks(range(len(asgis)), asgis)
         ax.set_title(title, fontsize=9)
-    axes[0].legend(fontsize=8)
+    if panels:
+        axes[0].legend(fontsize=8)
+    if life:
+        ax = axes[len(panels)]
+        for i, (variant, colour) in enumerate((("plain", "#2b7bb9"), ("life", "#e39b35"))):
+            values = []
+            for a in asgis:
+                runs = [
+                    r["deliveries_per_s"] for r in life if (r["asgi"], r["variant"]) == (a, variant)
+                ]
+                values.append(statistics.median(runs) if runs else 0)
+            xs = [j + (i - 0.5) * width for j in range(len(asgis))]
+            bars = ax.bar(xs, values, width, label=variant, color=colour)
+            ax.bar_label(bars, labels=[fmt(round(v, 1)) for v in values], fontsize=7)
+        ax.set_xticks(range(len(asgis)), asgis)
+        ax.set_title("room life: site burst deliveries/s, medians (higher is better)", fontsize=9)
+        ax.legend(fontsize=8)
     fig.suptitle(f"chat site vs Channels tutorial vs bare websockets ({data['meta']['started']})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

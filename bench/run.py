@@ -50,9 +50,20 @@ class Config:
     # default) sees any of it; 3,000 messages of ~1.8 KB are ~5 MB.
     slow_receivers: int = 20
     servers: tuple[str, ...] = ("daphne", "uvicorn")
-    scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross")
+    scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross", "roomlife")
     cross_receivers: int = 0  # 0: same as receivers
     targets: tuple[str, ...] = ("site", "tutorial", "bare")
+    # roomlife (site only): a burst to this many receivers, `plain` and with room life
+    # (`life`), in alternating pairs (plain, life, life, plain, ...) on the same servers.
+    roomlife_receivers: int = 1000
+    roomlife_messages: int = 500
+    roomlife_pairs: int = 3
+    roomlife_rate: float | None = None  # the sender's pace; None: as fast as it is taken
+    churn_rate: float = 2.0  # arrivals per second, and as many departures
+    churn_stay: float = 2.0  # seconds each churning socket stays
+    churn_users: int = 20  # taken in turn, so a user returns after churn_users / churn_rate s
+    typists: int = 3  # receivers that send {"type":"typing"} ...
+    typing_every: float = 1.0  # ... this often (the server broadcasts at most 1/s each)
 
 
 PRESETS = {
@@ -73,7 +84,16 @@ PRESETS = {
         slow_stall_seconds=1.0,
         slow_receivers=2,
         servers=("daphne",),
-        scenarios=("burst", "paced", "slow", "history", "idle"),
+        scenarios=("burst", "paced", "slow", "history", "idle", "roomlife"),
+        # Paced over 2 s, so that the churn and the typist have time to happen.
+        roomlife_receivers=4,
+        roomlife_messages=20,
+        roomlife_pairs=1,
+        roomlife_rate=10,
+        churn_rate=4,
+        churn_stay=0.5,
+        churn_users=12,
+        typists=1,
     ),
     # A few minutes: the issue's loads, smaller where they only take longer.
     "quick": Config(
@@ -89,9 +109,13 @@ PRESETS = {
         slow_messages=2600,
         slow_pad=1700,
         workers=2,
+        roomlife_receivers=500,
+        roomlife_messages=200,
+        roomlife_pairs=1,
     ),
     # The issue's figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
-    # sockets, history at 1,000 and 1,000,000 messages.
+    # sockets, history at 1,000 and 1,000,000 messages; room life: 1,000 sockets, 2 arrivals
+    # and 2 departures per second, 3 typists, 3 pairs.
     "full": Config(
         name="full",
         receivers=100,
@@ -116,6 +140,7 @@ class Run:
     db_url: str
     redis_url: str | None
     site_settings: str
+    profile_dir: Path | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: f"{int(time.time()):x}")
 
@@ -154,16 +179,24 @@ async def with_servers(run: Run, asgi: str, env: dict[str, str], fn: Any) -> Non
 
 
 async def main(
-    cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None, site_settings: str
+    cfg: Config,
+    out_dir: Path,
+    db_url: str | None,
+    redis_url: str | None,
+    site_settings: str,
+    profile_dir: Path | None = None,
 ) -> dict:
-    raise_fd_limit(cfg.idle_connections * 2 + 1000)
+    life = "roomlife" in cfg.scenarios
+    raise_fd_limit(max(cfg.idle_connections, cfg.roomlife_receivers if life else 0) * 2 + 1000)
     db_url = db_url or f"sqlite:///{DATA_DIR / 'bench.sqlite3'}"
-    run = Run(cfg, out_dir, db_url, redis_url, site_settings)
+    run = Run(cfg, out_dir, db_url, redis_url, site_settings, profile_dir)
     env = server_env(db_url, site_settings=site_settings)
     started = time.time()
     progress(f"run {run.run_id} ({cfg.name}); database {db_url}")
     manage(env, "migrate", "--noinput", timeout=SETUP_TIMEOUT)
     need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
+    if life:
+        need = max(need, cfg.roomlife_receivers + cfg.churn_users)
     made = json.loads(
         run_python(
             env,
@@ -194,6 +227,11 @@ async def main(
             await fan_out_scenarios(run, asgi, servers, users)
             if "history" in cfg.scenarios:
                 await history(run, asgi, servers["site"], users, env)
+            if "roomlife" in cfg.scenarios:
+                if "site" in cfg.targets:
+                    await room_life(run, asgi, servers["site"], users)
+                else:
+                    progress("roomlife measures the site only (the others have no presence)")
 
         await with_servers(run, asgi, env, measure)
         if "idle" in cfg.scenarios:
@@ -262,6 +300,54 @@ async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], use
                     stall_seconds=cfg.slow_stall_seconds if stalled else 0.0,
                 )
                 run.add("slow", asgi, target, variant, row)
+
+
+async def room_life(run: Run, asgi: str, site: Server, users: Users) -> None:
+    """The burst to roomlife_receivers sockets of distinct users, `plain` and `life`
+    (presence churn and typists during the burst), alternated in pairs whose order flips
+    (plain, life, life, plain, ...), so a drift in the shared machine's load hits both. Each
+    run has a room of its own; between runs the servers go quiet (the closed sockets'
+    departures are told after CHAT_PRESENCE_GRACE_SECONDS)."""
+    cfg = run.cfg
+    first = cfg.roomlife_receivers
+    churn_users = Users(users.cookies[first : first + cfg.churn_users], users.sender_cookie)
+    order = []
+    for pair in range(cfg.roomlife_pairs):
+        order += [("plain", pair), ("life", pair)][:: 1 if pair % 2 == 0 else -1]
+    progress(
+        f"roomlife: {first} receivers x {cfg.roomlife_messages} messages, "
+        f"{' '.join(v for v, _ in order)}"
+    )
+    for variant, pair in order:
+        room = run.room("life", asgi, f"{variant[0]}{pair}")
+        life = None
+        if variant == "life":
+            life = scenarios.Life(
+                churn=scenarios.receiver_specs([site], room, churn_users, cfg.churn_users),
+                churn_rate=cfg.churn_rate,
+                churn_stay=cfg.churn_stay,
+                typists=cfg.typists,
+                typing_every=cfg.typing_every,
+            )
+        row = await scenarios.fan_out(
+            servers=[site],
+            room=room,
+            users=users,
+            receivers=first,
+            messages=cfg.roomlife_messages,
+            workers=cfg.workers,
+            rate=cfg.roomlife_rate,
+            # Not 8 s: a 1,000-socket room on a busy machine may take longer to start.
+            idle_timeout=30.0,
+            hold=True,
+            life=life,
+            profile=run.profile_dir / f"roomlife-{asgi}-{variant}{pair}.txt"
+            if run.profile_dir
+            else None,
+        )
+        run.add("roomlife", asgi, "site", variant, {"pair": pair, **row})
+        await asyncio.sleep(3.0)  # the departures' grace (2 s by default) runs out
+        await scenarios.settle([site])
 
 
 async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]) -> None:
@@ -347,8 +433,13 @@ def machine_facts(started: float) -> dict[str, Any]:
 
 
 def run_sync(
-    cfg: Config, out_dir: Path, db_url: str | None, redis_url: str | None, site_settings: str
+    cfg: Config,
+    out_dir: Path,
+    db_url: str | None,
+    redis_url: str | None,
+    site_settings: str,
+    profile_dir: Path | None = None,
 ) -> dict:
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     DATA_DIR.mkdir(exist_ok=True)
-    return asyncio.run(main(cfg, out_dir, db_url, redis_url, site_settings))
+    return asyncio.run(main(cfg, out_dir, db_url, redis_url, site_settings, profile_dir))

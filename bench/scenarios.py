@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .load import ConnSpec, Sender, Workers, open_ws, split
+from .load import Churn, ConnSpec, Sender, Workers, open_ws, split
 from .servers import Server
 
 
@@ -61,6 +65,66 @@ def receiver_specs(
     return specs
 
 
+@dataclass
+class Life:
+    """Room life while a burst runs (the roomlife scenario's `life` variant): `churn`, one
+    socket each of other users of the room, come and go at `churn_rate` arrivals and as many
+    departures per second (each staying `churn_stay` s); and the first `typists` receivers
+    send {"type":"typing"} every `typing_every` s."""
+
+    churn: list[ConnSpec]
+    churn_rate: float
+    churn_stay: float
+    typists: int
+    typing_every: float
+
+
+async def settle(servers: list[Server], *, busy: float = 0.1, most: float = 60.0) -> float:
+    """Wait until the servers use under `busy` of a core over half a second (at most `most`
+    seconds): each join tells every socket already in the room (1,000 joins are ~500,000
+    presence frames), and what the last ones sent must not run into the measurement.
+    Returns the seconds waited."""
+    started = time.monotonic()
+    await asyncio.sleep(0.3)
+    while time.monotonic() - started < most:
+        before = sum(server.cpu_seconds() for server in servers)
+        await asyncio.sleep(0.5)
+        if sum(server.cpu_seconds() for server in servers) - before < busy * 0.5:
+            break
+    return round(time.monotonic() - started, 1)
+
+
+class Profile:
+    """py-spy recording one server process while a burst runs (`--profile DIR`): raw stacks
+    with counts, as docs/benchmarks.md's "Profiling" reads them. py-spy stops the process
+    for each sample, so a profiled run's figures are a little lower."""
+
+    def __init__(self, server: Server, path: Path | None) -> None:
+        self.server, self.path = server, path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.path is None or self.server.proc is None:
+            return
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        command = [spy, "record", "-p", str(self.server.proc.pid), "-r", "100", "-f", "raw"]
+        self.proc = subprocess.Popen(
+            [*command, "-o", str(self.path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
 def sender_spec(server: Server, room: str, users: Users) -> ConnSpec:
     return ConnSpec(
         url=server.ws_url(room),
@@ -82,10 +146,20 @@ async def fan_out(
     stall_seconds: float = 0.0,
     pad: int = 0,
     idle_timeout: float = 8.0,
+    hold: bool = False,
+    life: Life | None = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """One sender posts `messages` to `room` on servers[0]; `receivers` (over all servers)
-    receive. Returns throughput, latency and loss."""
+    receive. Returns throughput, latency and loss.
+
+    With `hold` (the roomlife scenario), the burst starts once every receiver has its
+    welcome and the servers are quiet, receivers stay in the room until every one is done
+    (a receiver leaving is a presence change), and the presence and typing frames they see
+    from the burst's start are counted; `life` adds churn and typists during the burst."""
     specs = receiver_specs(servers, room, users, receivers, stalled)
+    for spec in specs[stalled : stalled + (life.typists if life else 0)]:
+        spec.typing_every = life.typing_every  # type: ignore[union-attr]
     # Generous: with the site's settings a post can take 40 ms on a busy 2-core machine.
     deadline = 60.0 + (messages / rate * 1.5 if rate else messages / 10) + stall_seconds
     pool = Workers(
@@ -97,24 +171,52 @@ async def fan_out(
                 "idle_timeout": idle_timeout,
                 "deadline": deadline,
                 "stall_seconds": stall_seconds,
+                "signals": hold,
             },
         )
     )
+    churn = None
+    if life is not None and life.churn_rate > 0:
+        churn = Churn(life.churn, life.churn_rate, life.churn_stay)
+    spy = Profile(servers[0], profile)
+    settled = joined = 0.0
     try:
-        ready = await pool.gather(wait=180)
+        started = time.monotonic()
+        # With hold, ready means welcomed: 1,000 joins, one at a time, can take a minute.
+        ready = await pool.gather(wait=600 if hold else 180)
         connected = sum(r["ready"] for r in ready)
         if connected < receivers:
             errors = [e for r in ready for e in r["errors"]]
             raise RuntimeError(f"only {connected}/{receivers} receivers connected: {errors}")
-        await asyncio.sleep(0.3)  # let the last joins settle on the server
+        joined = time.monotonic() - started
+        if churn is not None:
+            await churn.fill()
+        if hold:
+            settled = await settle(servers)
+        else:
+            await asyncio.sleep(0.3)  # let the last joins settle on the server
         cpu_before = sum(server.cpu_seconds() for server in servers)
         clients_before = pool.cpu_seconds() + time.process_time()  # receivers and the sender
         async with Sender(sender_spec(servers[0], room, users), servers[0].target) as sender:
+            spy.start()
+            if hold:
+                pool.tell("go")
+            if churn is not None:
+                churn.start()
             first, last = await sender.send(messages, rate=rate, pad=pad)
             results = await pool.gather(wait=deadline + 60)
-        cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
-        clients_cpu = pool.cpu_seconds() + time.process_time() - clients_before
+            cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
+            clients_cpu = pool.cpu_seconds() + time.process_time() - clients_before
+            spy.stop()
+            if churn is not None:
+                await churn.stop()
+        if hold:
+            pool.tell("close")
+            await pool.gather(wait=120)
     finally:
+        spy.stop()
+        if churn is not None:
+            await churn.stop()
         pool.join()
     conns = [c for r in results for c in r["conns"]]
     healthy = [c for c in conns if not c["stall"]]
@@ -141,6 +243,19 @@ async def fan_out(
         "client_cpu_us_per_delivery": _r(clients_cpu / max(1, delivered) * 1e6),
         "errors": [c["error"] for c in conns if c["error"]][:3],
     }
+    if hold:
+        row.update(
+            {
+                "join_seconds": round(joined, 1),
+                "settle_seconds": settled,
+                "presence_per_socket": _r(_mean([c["presence"] for c in healthy])),
+                "typing_per_socket": _r(_mean([c["typing"] for c in healthy])),
+                "typing_sent": sum(c["typing_sent"] for c in conns),
+                "typists": life.typists if life else 0,
+            }
+        )
+        if churn is not None:
+            row.update(churn.stats())
     if stalled:
         row.update(
             {
@@ -156,6 +271,10 @@ async def fan_out(
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
 
 
 async def idle_memory(

@@ -55,3 +55,14 @@ def test_bench_smoke_run_writes_results(tmp_path: Path) -> None:
         assert rows[("history", "site", str(size))]["end_p50_ms"] > 0
     burst = next(line for line in data["summary"] if line["figure"] == "burst deliveries/s")
     assert burst["site_vs_tutorial"] is not None and burst["site_vs_bare"] is not None
+
+    # Room life (the site only): the burst without and with churn and a typist, whose
+    # frames the receivers saw and did not count as messages.
+    plain, life = rows[("roomlife", "site", "plain")], rows[("roomlife", "site", "life")]
+    for row in (plain, life):
+        assert row["deliveries"] == row["receivers"] * row["messages"], row
+        assert row["lost"] == 0 and row["dup"] == 0, row
+    assert life["churn_arrivals_per_s"] > 0 and life["churn_failed"] == 0, life
+    assert life["presence_per_socket"] > plain["presence_per_socket"], (plain, life)
+    assert life["typing_sent"] > 0, life
+    assert "| room life: burst deliveries/s, plain → life" in table
