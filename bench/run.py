@@ -414,6 +414,15 @@ def machine_facts(started: float) -> dict[str, Any]:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
+        # The servers run the working tree: say so when the server code differs from HEAD.
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "chat", "chatsite"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if commit and changed:
+            commit += "+changes"
     except OSError:
         commit = ""
     cpu = ""
