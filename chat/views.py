@@ -28,9 +28,24 @@ NO_COUNTS = protocol.Counts(0, 0, 0, 0)
 
 
 def _sidebar(request: HttpRequest, summaries: Summaries, current: str = "") -> dict:
-    """The sidebar's rooms with their counts, rendered with the page (sidebar.js keeps them
-    live)."""
-    return {"sidebar_rooms": summaries[:SIDEBAR_ROOMS], "current_room": current}
+    """The sidebar's rooms and direct conversations with their counts, rendered with the
+    page (sidebar.js keeps them live). A direct conversation's summary room carries
+    `dm_with`, the other side (chat.selectors)."""
+    first = summaries[:SIDEBAR_ROOMS]
+    return {
+        "sidebar_rooms": [(room, counts) for room, counts in first if not room.is_dm],
+        "sidebar_dms": [(room, counts) for room, counts in first if room.is_dm],
+        "current_room": current,
+    }
+
+
+def _dm_sides(rooms: Iterable[Room], summaries: Summaries) -> None:
+    """Name the other side (`dm_with`) of each direct conversation among `rooms`, from the
+    summaries already read (which name it for this user), for the room list's cards."""
+    sides = {room.slug: room.dm_with for room, _ in summaries if room.is_dm}
+    for room in rooms:
+        if room.is_dm:
+            room.dm_with = sides.get(room.slug, "")
 
 
 def _counts(
@@ -69,6 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
     status = 429 if form.has_error("title", "rate_limited") else 200
     summaries = selectors.room_summaries(request.user)
     counts = _counts(request, rooms, summaries)
+    _dm_sides(rooms, summaries)
     context = {
         "form": form,
         "rooms": rooms,
@@ -98,9 +114,15 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
     messages, has_more = selectors.messages_before(chat_room, None, protocol.WELCOME_PAGE)
     summaries = selectors.room_summaries(request.user)
     counts = _counts(request, [chat_room], summaries).get(chat_room.slug, NO_COUNTS)
+    rank = permissions.rank(chat_room, request.user)
+    members = selectors.members(chat_room) if chat_room.private and chat_room.pk else None
+    me = request.user.get_username()
+    # A direct conversation is shown by the other side's name, not its "alice · bob" title.
+    dm_with = next((n for n in members or [] if n != me), "") if chat_room.is_dm else ""
+    managed = chat_room.private and not chat_room.is_dm
     config = {
-        "room": protocol.room_data(chat_room),
-        "username": request.user.get_username(),
+        "room": protocol.room_data(chat_room, members),
+        "username": me,
         "ws_path": f"/ws/chat/{chat_room.slug}/",
         "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # Staff, the room's owner and its moderators (chat.permissions) get the controls.
@@ -109,6 +131,11 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "commands": commands.page_commands(permissions.rank(chat_room, request.user)),
         # Where the user stopped reading: the "new messages" divider, before the welcome.
         "last_read": counts.last_read,
+        "dm_with": dm_with,
+        # Private rooms (not direct conversations): the owner and moderators invite and
+        # remove; the owner (or staff) makes a room private or public (chat.services.members).
+        "may_invite": managed and rank >= permissions.MODERATOR,
+        "may_set_private": not chat_room.is_dm and rank >= permissions.OWNER,
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],
@@ -119,6 +146,7 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "chat/room.html",
         {
             "room": chat_room,
+            "room_label": dm_with or chat_room.title,
             "messages": messages,
             "config": config,
             "initial": initial,

@@ -80,7 +80,7 @@ def test_collected_modules_import_only_hashed_names(collected, manifest):
             assert target in hashed and (collected / target).is_file(), (stored, spec)
         seen[name] = found
     # The room page's entry module imports its neighbours, hashed.
-    neighbours = ("delivery", "errors", "i18n", "presence", "ui", "unread")
+    neighbours = ("delivery", "errors", "i18n", "presence", "rooms", "ui", "unread")
     assert sorted(seen["chat/chat.js"]) == sorted(
         "./" + posixpath.basename(manifest[f"chat/{m}.js"]) for m in neighbours
     )

@@ -346,6 +346,9 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "is_moderator": True,  # alice created the room: its owner moderates it
         "commands": sorted(commands.REGISTRY),  # and may send every command
         "last_read": 0,  # the "new messages" divider's place, before the welcome
+        "dm_with": "",  # not a direct conversation
+        "may_invite": False,  # a public room has nobody to invite
+        "may_set_private": True,  # its owner may make it private
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
@@ -354,6 +357,40 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
     assert "/static/chat/chat.js" in page and "/static/chat/moderation.js" in page
     assert "/static/chat/chat.css" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_a_private_rooms_page_knows_its_members_and_who_may_invite(client_alice, alice):
+    bob = make_user("bob", PASSWORD)
+    room = services.new_room(user=alice, title="Secret plans", private=True)
+    services.invite(room=room, actor=alice, user="bob")
+    page = client_alice.get(f"/chat/{room.slug}/").content.decode()
+    config = _json_script(page, "chat-config")
+    assert config["room"]["members"] == ["alice", "bob"]
+    assert (config["may_invite"], config["may_set_private"]) == (True, True)
+    assert 'role="img" aria-label="Private room"' in page  # the header's lock
+    member = Client()
+    member.force_login(bob)
+    config = _json_script(member.get(f"/chat/{room.slug}/").content.decode(), "chat-config")
+    assert (config["may_invite"], config["may_set_private"]) == (False, False)
+
+
+def test_a_direct_conversation_is_shown_by_the_other_sides_name(client_alice, alice):
+    make_user("bob", PASSWORD)
+    dm = services.open_dm(user=alice, other="bob")
+    page = client_alice.get(f"/chat/{dm.slug}/").content.decode()
+    config = _json_script(page, "chat-config")
+    assert config["dm_with"] == "bob" and config["room"]["dm"] is True
+    assert (config["may_invite"], config["may_set_private"]) == (False, False)
+    assert '<h1 class="room-title" id="room-title">bob</h1>' in page
+    assert "<title>bob · Chat</title>" in page
+    # The sidebar lists it under "Direct messages" by bob's name, not with the rooms.
+    sidebar = page.split('id="dm-list"')[1].split("</ul>")[0]
+    assert f'data-room="{dm.slug}"' in sidebar and ">bob</span>" in sidebar
+    assert f'data-room="{dm.slug}"' not in page.split('id="room-list"')[1].split("</ul>")[0]
+    # And the room list's card by bob's name too.
+    index = client_alice.get("/").content.decode()
+    card = index.split(f'<li class="room-card" data-room="{dm.slug}"')[1].split("</li>")[0]
+    assert '<span class="room-title-text">bob</span>' in card
 
 
 def test_staff_is_moderator(client_alice, alice):

@@ -15,11 +15,16 @@
 // Room life: who is here and who is typing from presence.js; what has been read, the
 // "new messages" divider of a room opened with unread messages and the title's count from
 // unread.js (the sidebar's badges are sidebar.js's).
+// Private rooms and direct conversations (rooms.js): a direct conversation is shown by the
+// other side's name, a private room's member panel lists every member, and a 4403 close
+// after the room left this user's room list means "not a member any more", said once,
+// never retried. people.js adds the controls (invite, remove, leave, "Message bob").
 import { format, gettext, locale, ngettext } from "./i18n.js";
 import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
 import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./delivery.js";
 import { ERROR, errorText, refusal } from "./errors.js";
 import { MemberPanel, TypingLine, TypingSender } from "./presence.js";
+import { Listing, roomIcon, roomLabel } from "./rooms.js";
 import {
   READ_DEBOUNCE_MS,
   ReadTracker,
@@ -65,6 +70,7 @@ import {
     topicLine: document.getElementById("room-topic-line"),
     topic: document.getElementById("room-topic"),
     typing: document.getElementById("typing-line"),
+    icon: document.getElementById("room-icon"),
   };
 
   // --- state -----------------------------------------------------------------------------
@@ -102,6 +108,7 @@ import {
     scrim: document.getElementById("member-scrim"),
     me: config.username,
   });
+  members.roster(config.room.private ? config.room.members : null);
   const typists = new TypingLine(el.typing);
   const typingSender = new TypingSender();
   const reads = new ReadTracker(config.last_read || 0);
@@ -135,9 +142,17 @@ import {
     if (m.user === config.username) li.classList.add("mine");
     const head = document.createElement("div");
     head.className = "msg-head";
-    const user = document.createElement("span");
+    // Someone else's name (and avatar) opens their card: "Message bob" (people.js).
+    const other = m.user !== config.username;
+    const user = document.createElement(other ? "button" : "span");
     user.className = "msg-user";
     user.textContent = m.user;
+    if (other) {
+      user.type = "button";
+      user.tabIndex = -1; // in the Tab sequence only while its message has focus (keys.js)
+      user.dataset.userMenu = m.user;
+      user.setAttribute("aria-haspopup", "dialog");
+    }
     const time = document.createElement("time");
     time.className = "msg-time";
     if (m.ts) {
@@ -151,7 +166,9 @@ import {
     head.append(user, " ", time);
     const body = document.createElement("div");
     body.className = "msg-body";
-    li.append(avatar(m.user), head, body, actions);
+    const face = avatar(m.user);
+    if (other) face.dataset.userMenu = m.user; // a click target for the mouse; the name is the button
+    li.append(face, head, body, actions);
     data.set(li, m);
     fillMessage(li, m);
     return li;
@@ -358,10 +375,14 @@ import {
   function setRoom(room) {
     if (!room || typeof room !== "object") return;
     config.room = Object.assign({}, config.room, room);
+    if (!config.room.private) delete config.room.members; // made public: everyone's room
     if (typeof config.room.title === "string") {
-      el.title.textContent = config.room.title;
-      configureTitle({ base: config.room.title + " · " + gettext("Chat") });
+      const label = config.dm_with || roomLabel(config.room, config.username);
+      el.title.textContent = label;
+      configureTitle({ base: label + " · " + gettext("Chat") });
     }
+    if (el.icon) el.icon.replaceChildren(roomIcon(Object.assign({ with: config.dm_with }, config.room), config.username, true));
+    members.roster(config.room.private ? config.room.members : null);
     const topic = typeof config.room.topic === "string" ? config.room.topic : "";
     el.topic.textContent = topic;
     el.topic.title = topic;
@@ -389,9 +410,18 @@ import {
     }
   }
 
-  function showBanner(text) {
+  // `toRoomList`: the banner ends with a link to the room list (the way out of a room this
+  // user cannot use any more).
+  function showBanner(text, toRoomList) {
     clearTimeout(noticeTimer);
     el.banner.textContent = text;
+    if (toRoomList) {
+      const link = document.createElement("a");
+      link.href = document.querySelector(".brand").getAttribute("href");
+      link.className = "banner-link";
+      link.textContent = gettext("Go to the room list");
+      el.banner.append(" ", link);
+    }
     el.banner.hidden = false;
   }
 
@@ -458,12 +488,49 @@ import {
       const opened = welcomed;
       dropSocket();
       if (event.code === CLOSE.REMOVED) {
+        removedAt = Date.now();
+        if (leaving) {
+          stopFor("closed", "");
+          document.dispatchEvent(new CustomEvent("chat:left"));
+          return;
+        }
+        if (listing.lost) return stopForMembership();
+        // Removed from a private room, or banned, kicked or logged out: the room list says
+        // which (a removal takes the room out of it; that frame may come a moment later).
         return stopFor("closed", gettext("You can no longer chat here: you were removed from this room, or logged out. Reload the page to try again."));
       }
       if (event.code === CLOSE.ROOM_DELETED) return stopFor("closed", gettext("This room was deleted."));
+      if (!opened && listing.lost) return stopForMembership(); // the handshake is refused now
       if (!opened && attempt >= 2) checkStillLoggedIn();
       scheduleReconnect();
     };
+  }
+
+  // The room on screen left this user's room list (docs/protocol.md "Private rooms"): a
+  // removal, their own leave, or a public room made private. With the 4403 close that
+  // comes with it, the page says so once and stops; it never reconnects.
+  const listing = new Listing(config.room.slug);
+  let removedAt = 0;
+  let leaving = false; // people.js's "Leave room": the close is the answer, not news
+
+  document.addEventListener("chat:roomlist", function (event) {
+    const lost = listing.take(event.detail && event.detail.rooms);
+    if (!lost || leaving) return;
+    // The close came first (within a few seconds), or the socket is down and retrying.
+    if ((finalState && removedAt && Date.now() - removedAt < 30000) || (!welcomed && !finalState)) {
+      stopForMembership();
+    }
+  });
+
+  function stopForMembership() {
+    const wasPublic = !config.room.private;
+    stopFor(
+      "closed",
+      wasPublic
+        ? gettext("This room is private now: only its members can open it.")
+        : gettext("You are no longer a member of this room."),
+      true,
+    );
   }
 
   // Forget the current socket (closing it if it is still open) and every timer tied to it.
@@ -521,13 +588,14 @@ import {
     connect();
   }
 
-  function stopFor(state, text) {
+  function stopFor(state, text, toRoomList) {
     finalState = state;
     clearRetry();
     dropSocket();
     setState(state, state === "closed" ? gettext("disconnected") : state);
-    showBanner(text);
+    if (text) showBanner(text, toRoomList);
     updateComposer();
+    typists.clear();
   }
 
   // The handshake keeps failing: if the session is gone, reconnecting cannot help.
@@ -694,8 +762,11 @@ import {
       if (requests.shift() === "before") loadingOlder = false;
       else gapAskedAt = -1;
     }
+    // A command whose dialog is open says its refusal there (people.js claims it).
+    if (frame.command && claimed.has(frame.command)) return;
     showNotice(errorText(frame, { locale: LOCALE }));
   }
+  const claimed = new Set();
 
   // --- outbox ----------------------------------------------------------------------------
 
@@ -973,6 +1044,19 @@ import {
     focusComposer: function () {
       if (!el.input.disabled) el.input.focus();
     },
+    // people.js: the refusals of `command` are said in its open dialog, not the banner.
+    claim: function (command, on) {
+      if (on) claimed.add(command);
+      else claimed.delete(command);
+    },
+    // people.js: a "Leave room" is under way: the close that answers it is no news.
+    leaving: function (on) {
+      leaving = on !== false;
+    },
+    connected: function () {
+      return welcomed;
+    },
+    members: members,
   };
 
   function start() {

@@ -3,8 +3,9 @@
 // is English, for humans reading the protocol. The page shows its own sentence for every
 // code it knows, through the scripts' catalogue (i18n.js), shaped by the frame's other
 // fields: `command` (the moderation command refused), `retry_after` (rate_limited, seconds)
-// and `until` (a mute's end), and by what the page knows (its room is locked). Only for a
-// code it does not know does it show `detail`.
+// and `until` (a mute's end), and by what the page knows (its room is locked; the user a
+// member command named, and whether they are a member already). Only for a code it does
+// not know does it show `detail`.
 // The codes live here once (chat/errors.py ErrorCode); `node --test tests/js/` checks this.
 import { format, gettext, locale, ngettext } from "./i18n.js";
 
@@ -19,6 +20,10 @@ export const ERROR = Object.freeze({
 
 // The moderation commands that act on a user (docs/protocol.md "Moderation").
 const USER_COMMANDS = new Set(["mute", "unmute", "ban", "unban", "kick"]);
+// The commands only a private room's owner and moderators may send (docs/protocol.md
+// "Private rooms and direct conversations (version 2)"); a member is refused whatever
+// the name, so the sentence names nobody.
+const MANAGER_COMMANDS = new Set(["invite", "create_invitation", "revoke_invitation"]);
 
 // "18:30" (or "6:30 PM") in the page's language; null for a time that cannot be read.
 function shortTime(iso, options) {
@@ -45,6 +50,8 @@ function forbidden(frame, options) {
   if (command === "delete") return gettext("You may not delete this message.");
   if (USER_COMMANDS.has(command)) return gettext("You may not do that to this user in this room.");
   if (command === "room_settings") return gettext("You may not change this room's settings.");
+  if (MANAGER_COMMANDS.has(command)) return gettext("Only the room's owner and moderators can do that.");
+  if (command === "remove") return gettext("You may not remove this member from the room.");
   return gettext("You may not do that in this room.");
 }
 
@@ -61,18 +68,42 @@ function rateLimited(frame) {
   return format(ngettext("Slow down: you can post again in %(n)s second.", "Slow down: you can post again in %(n)s seconds.", n), { n: n });
 }
 
-function badRequest(frame) {
+// The server's refusals of member commands are all bad_request, told apart in English
+// only (`detail`): the page says what it can know itself (`options.user`, the name it
+// sent; `options.member`, whether that name is in the room's members).
+function badRequest(frame, options) {
   const { command } = frame;
+  const user = typeof options.user === "string" && options.user ? options.user : null;
   if (!command) return gettext("The server could not read this message.");
   if (command === "delete" || command === "report") return gettext("That message is not in this room.");
   if (USER_COMMANDS.has(command)) return gettext("There is no user of that name.");
   if (command === "room_settings") return gettext("Slow mode is 0 to 3600 seconds.");
+  if (command === "invite") {
+    if (user && options.member) return format(gettext("%(user)s is a member already."), { user: user });
+    if (user) {
+      return format(gettext("%(user)s cannot be invited: there is no user of that name, or they are banned from this room."), { user: user });
+    }
+    return gettext("That person cannot be invited.");
+  }
+  if (command === "remove") {
+    if (user) return format(gettext("%(user)s is not a member of this room."), { user: user });
+    return gettext("That person is not a member of this room.");
+  }
+  if (command === "open_dm") {
+    if (user) return format(gettext("There is no user called %(user)s."), { user: user });
+    return gettext("There is no user of that name.");
+  }
+  if (command === "leave") return gettext("You are not a member of this room.");
+  if (command === "create_invitation") return gettext("Invitation links are only for private rooms.");
+  if (command === "revoke_invitation") return gettext("That invitation link is not one of this room's.");
   return gettext("The server could not read that request.");
 }
 
 // The sentence to show for an error frame. `options`: {locale, timeZone} for a mute's
 // time (default: the page's language and the browser's time zone); {locked: true} when
-// the page's room is locked (a post refused as forbidden then says so).
+// the page's room is locked (a post refused as forbidden then says so); {user, member}
+// for a member command (invite, remove, open_dm): the name sent, and whether it is a
+// member already.
 export function errorText(frame, options = {}) {
   const f = frame && typeof frame === "object" ? frame : {};
   switch (f.code) {
@@ -85,7 +116,7 @@ export function errorText(frame, options = {}) {
     case ERROR.EMPTY:
       return gettext("A message cannot be empty.");
     case ERROR.BAD_REQUEST:
-      return badRequest(f);
+      return badRequest(f, options);
     case ERROR.UNAVAILABLE:
       return gettext("The server could not do that just now. Please try again.");
   }

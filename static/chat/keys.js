@@ -1,7 +1,7 @@
 // Keyboard use of the room page: the "?" help dialog, Esc back to the composer, and the
 // message list as one Tab stop: ↑/↓ move between messages (roving tabindex), and only the
-// focused message's actions are in the Tab sequence (so Tab goes from the list to the
-// composer, not through every message's buttons).
+// focused message's actions (and its author's name) are in the Tab sequence (so Tab goes
+// from the list to the composer, not through every message's buttons).
 const list = document.getElementById("messages");
 const input = document.getElementById("composer-input");
 const help = document.getElementById("help-dialog");
@@ -33,9 +33,12 @@ function messages() {
   return Array.from(list.querySelectorAll("li.msg"));
 }
 
+// A message's actions, and its author's name (a button that opens their card: people.js)
+// when it shows (a burst's later messages hide it).
 function setActionsTabbable(li, on) {
-  li.querySelectorAll(".msg-actions button").forEach((b) => {
-    b.tabIndex = on ? 0 : -1;
+  li.querySelectorAll(".msg-actions button, button.msg-user").forEach((b) => {
+    const hiddenName = b.classList.contains("msg-user") && li.classList.contains("cont");
+    b.tabIndex = on && !hiddenName ? 0 : -1;
   });
 }
 

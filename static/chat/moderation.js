@@ -4,11 +4,13 @@
 // message has focus; its buttons are out of the Tab sequence until then, see keys.js):
 // "Report" for everyone, "Delete" for the author and moderators, "Mute" and "Ban" for
 // moderators, plus lock / slow mode for the room and the header's "Edit topic" (the line
-// under the room's title, `room_settings` `topic`). Questions are asked in an in-page
+// under the room's title, `room_settings` `topic`), and for the owner "Make private" /
+// "Make public" (`room_settings` `private`; never for a direct conversation). Questions are asked in an in-page
 // <dialog>, never prompt()/confirm(). Each action sends one protocol command through
 // window.chat.send; the server answers with `ok` (said here in a toast) or an `error`
 // naming the command (chat.js says it in the page's language, errors.js). Deletions arrive
-// as `message_deleted`.
+// as `message_deleted`. The dialog and the toast are window.chat.ask and window.chat.say
+// for people.js too (one look for every question the room page asks).
 (function () {
   // Django's JavaScriptCatalog (/jsi18n/, loaded before this script) or English.
   function gettext(text) {
@@ -218,6 +220,38 @@
 
   // --- the room --------------------------------------------------------------------------
 
+  function mayChangePrivacy() {
+    const config = (window.chat && window.chat.config) || {};
+    return Boolean(config.may_set_private) && !currentRoom().dm;
+  }
+
+  let privacyAsked = false; // the next room_settings ok answers "Make private/public"
+
+  function privacyButton(room) {
+    const isPrivate = Boolean(room && room.private);
+    return button(
+      isPrivate ? gettext("Make public") : gettext("Make private"),
+      "privacy",
+      isPrivate ? gettext("Let everyone see and join this room") : gettext("Only members see this room"),
+      function () {
+        ask(isPrivate ? {
+          title: gettext("Make this room public?"),
+          text: gettext("Everyone who is logged in can then see it, read it and post in it. Its members stay."),
+          confirm: gettext("Make public"),
+        } : {
+          title: gettext("Make this room private?"),
+          text: gettext("Only its members can see it then: you and its moderators stay, everyone else in it now is closed out at once and needs an invitation to come back."),
+          confirm: gettext("Make private"),
+          danger: true,
+        }).then(function (yes) {
+          if (!yes) return;
+          privacyAsked = true;
+          send({ type: "room_settings", private: !isPrivate });
+        });
+      },
+    );
+  }
+
   function renderToolbar(room) {
     if (!moderator) {
       if (toolbar) toolbar.hidden = true;
@@ -254,6 +288,7 @@
         });
       }),
     );
+    if (mayChangePrivacy()) toolbar.append(privacyButton(room));
   }
 
   // The header's "Edit topic" (room.html), for moderators only.
@@ -298,7 +333,14 @@
     ban: function (f) { return format(gettext("%(user)s is banned from this room."), { user: f.user }); },
     unban: function (f) { return format(gettext("%(user)s is no longer banned."), { user: f.user }); },
     kick: function (f) { return format(gettext("%(user)s was removed from the room."), { user: f.user }); },
-    room_settings: function () { return gettext("Room settings saved."); },
+    room_settings: function (f) {
+      if (privacyAsked) {
+        privacyAsked = false;
+        if (f.room && f.room.private) return gettext("This room is private now: only its members can see it.");
+        if (f.room) return gettext("This room is public now: everyone can see it.");
+      }
+      return gettext("Room settings saved.");
+    },
   };
 
   document.addEventListener("chat:rendered", function (event) {
@@ -326,10 +368,17 @@
       case "ok":
         if (DONE[frame.command]) say(DONE[frame.command](frame));
         return;
+      case "error":
+        if (frame.command === "room_settings") privacyAsked = false;
+        return;
     }
   });
 
   // chat.js has set window.chat (and rendered nothing yet) when deferred scripts run.
+  if (window.chat) {
+    window.chat.ask = ask;
+    window.chat.say = say;
+  }
   if (window.chat && window.chat.isModerator) {
     moderator = true;
     renderToolbar(currentRoom());

@@ -5,8 +5,12 @@
 //
 // The pure parts (Members, Typists, typingText, TypingSender) have no DOM, so
 // `node --test tests/js/` checks them; MemberPanel and TypingLine put them on the page.
+// In a private room the panel lists every member (the welcome's and room_updated's
+// `members`), those online first, the others greyed as offline (rooms.js memberRows).
+// Everyone's name but the user's own is a button that opens their card (people.js).
 import { format, gettext, ngettext } from "./i18n.js";
 import { avatarColor, initials } from "./ui.js";
+import { memberRows } from "./rooms.js";
 
 export const TYPING_EXPIRES_MS = 6000; // a typist shows this long after their last frame
 export const TYPING_EVERY_MS = 3000; // the composer says "typing" at most this often
@@ -140,18 +144,30 @@ function avatar(name) {
 
 const PHONE = "(max-width: 800px)";
 
+function popoverOpen() {
+  try {
+    return document.querySelector(":popover-open") !== null;
+  } catch (err) {
+    return false; // a browser without popovers has none open
+  }
+}
+
 // The header's "3 online" button and the panel it opens: a column on the right on wide
 // screens, a drawer over the room on phones (focus goes into it; Esc or the scrim close it).
 export class MemberPanel {
   constructor({ toggle, count, panel, list, close, scrim, me }) {
     Object.assign(this, { toggle, count, panel, list, closeButton: close, scrim, me });
     this.members = new Members();
+    this.names = null; // a private room's members (all of them); null: a public room
+    this.ready = false; // nothing is shown before the first welcome's `present`
+    this.title = document.getElementById("member-panel-title");
+    this.closeLabel = document.getElementById("member-panel-close-label");
     toggle.addEventListener("click", () => (this.isOpen() ? this.close(true) : this.open()));
     if (close) close.addEventListener("click", () => this.close(true));
     if (scrim) scrim.addEventListener("click", () => this.close(true));
     document.addEventListener("keydown", (event) => {
       if (event.key !== "Escape" || event.defaultPrevented || !this.isOpen()) return;
-      if (document.querySelector("dialog[open]")) return;
+      if (document.querySelector("dialog[open]") || popoverOpen()) return;
       if (!this.phone() && !this.panel.contains(document.activeElement)) return;
       event.preventDefault();
       this.close(true);
@@ -183,7 +199,28 @@ export class MemberPanel {
 
   reset(present) {
     this.members.reset(present);
+    this.ready = true;
     this.render();
+  }
+
+  // A private room's members (null for a public room), from welcome and room_updated.
+  roster(names) {
+    const next = Array.isArray(names) ? names.filter((n) => typeof n === "string" && n) : null;
+    if (JSON.stringify(next) === JSON.stringify(this.names)) return;
+    this.names = next;
+    for (const node of [this.title, this.closeLabel]) {
+      if (node && node.dataset.private) node.textContent = next ? node.dataset.private : node.dataset.public;
+    }
+    this.render();
+  }
+
+  // Whether `name` is a member of this private room (false in a public room).
+  isMember(name) {
+    return Array.isArray(this.names) && this.names.includes(name);
+  }
+
+  isOnline(name) {
+    return this.members.names.has(name);
   }
 
   presence(user, online) {
@@ -191,27 +228,49 @@ export class MemberPanel {
   }
 
   render() {
+    if (!this.ready) return;
     const names = this.members.list();
     this.count.textContent = format(ngettext("%(n)s online", "%(n)s online", names.length), { n: names.length });
     this.toggle.hidden = false;
-    this.list.replaceChildren(...names.map((name) => this.item(name)));
+    const rows = memberRows(this.names, names, this.me);
+    this.list.replaceChildren(...rows.map((row) => this.item(row)));
+    this.list.dispatchEvent(new CustomEvent("chat:members", { bubbles: true }));
   }
 
-  item(name) {
+  item(row) {
     const li = document.createElement("li");
-    li.className = "member";
-    li.dataset.user = name;
+    li.className = "member" + (row.online ? " online" : " offline");
+    li.dataset.user = row.name;
     const label = document.createElement("span");
     label.className = "member-name";
-    label.textContent = name;
-    li.append(avatar(name), label);
-    if (name === this.me) {
+    label.textContent = row.name;
+    const face = avatar(row.name);
+    const parts = [face, label];
+    if (row.me) {
       li.classList.add("me");
       const you = document.createElement("span");
       you.className = "member-you";
       you.textContent = gettext("(you)");
-      li.append(" ", you);
+      parts.push(" ", you);
+    } else if (!row.online) {
+      const off = document.createElement("span");
+      off.className = "member-you member-offline";
+      off.textContent = gettext("(offline)");
+      parts.push(" ", off);
     }
+    if (row.me) {
+      li.append(...parts);
+      return li;
+    }
+    // Someone else: their card (people.js) offers "Message bob" and, to a moderator of a
+    // private room, "Remove from room".
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "member-button";
+    button.dataset.userMenu = row.name;
+    button.setAttribute("aria-haspopup", "dialog");
+    button.append(...parts);
+    li.append(button);
     return li;
   }
 }

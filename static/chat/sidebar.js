@@ -7,15 +7,23 @@
 // frame on as a chat:frame event), so the list stays live while either socket is up.
 // Each room's counts go into unread.js's store; every room but the one on screen shows
 // its unread and mention badges (server-rendered first, then live).
-import { avatarColor, initials } from "./ui.js";
+// Direct conversations (`dm: true`) are listed apart, by the other side's name (`with`)
+// with their avatar; a private room has a lock. Each whole list is passed on as a
+// chat:roomlist event (chat.js tells a removal from a network failure by it). A
+// `notification` of kind dm while the tab is hidden becomes a browser notification, once
+// the user turned them on with the footer's button (never asked on page load).
+// `sendHome` lets the room list page send `open_dm` on this socket.
+import { gettext } from "./i18n.js";
 import { CLOSE, backoffDelay, readFrame } from "./delivery.js";
 import { configureTitle, counts, seedFrom, showBadges } from "./unread.js";
+import { colourAvatars, roomIcon, roomLabel } from "./rooms.js";
 
 const nav = document.getElementById("sidebar");
 const list = document.getElementById("room-list");
 const dmList = document.getElementById("dm-list");
 const toggle = document.getElementById("sidebar-toggle");
 const current = document.body.dataset.room || "";
+const me = (document.querySelector(".whoami") || {}).textContent || "";
 
 const PING_EVERY_MS = 25000;
 
@@ -30,19 +38,10 @@ function item(room) {
   a.href = roomUrl(room.slug);
   a.className = "room-link";
   if (room.slug === current) a.setAttribute("aria-current", "page");
-  const badge = document.createElement("span");
-  badge.className = room.dm ? "avatar small" : "room-hash";
-  badge.setAttribute("aria-hidden", "true");
-  if (room.dm) {
-    badge.textContent = initials(room.title);
-    badge.style.backgroundColor = avatarColor(room.title);
-  } else {
-    badge.textContent = "#";
-  }
   const name = document.createElement("span");
   name.className = "room-name";
-  name.textContent = room.title || room.slug;
-  a.append(badge, name);
+  name.textContent = roomLabel(room, me);
+  a.append(roomIcon(room, me), name);
   li.append(a);
   showCounts(li);
   return li;
@@ -79,8 +78,11 @@ function take(frame) {
   if (frame.type === "hello" || frame.type === "rooms") {
     counts.replace(frame.rooms);
     render(frame.rooms);
+    document.dispatchEvent(new CustomEvent("chat:roomlist", { detail: { rooms: frame.rooms } }));
   } else if (frame.type === "unread") {
     counts.set(frame.room, frame);
+  } else if (frame.type === "notification") {
+    notify(frame);
   }
 }
 
@@ -113,6 +115,7 @@ function connect() {
   }
   ws = socket;
   socket.onmessage = function (event) {
+    if (ws !== socket) return;
     const frame = readFrame(event.data);
     if (!frame) return;
     if (frame.type === "hello") attempt = 0;
@@ -135,6 +138,14 @@ function connect() {
     }
     retry();
   };
+}
+
+// Send a frame on the home socket (the room list's "New message"): false when it is not
+// open.
+export function sendHome(frame) {
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(JSON.stringify(frame));
+  return true;
 }
 
 function retry() {
@@ -202,7 +213,109 @@ document.addEventListener("keydown", function (event) {
   }
 });
 
+// --- notifications of direct messages -----------------------------------------------------
+
+// Only the home socket's copy is shown (a room socket carries the same frame): one per
+// message per tab, and the tag makes it one per message across tabs too.
+const notifyButton = document.getElementById("notify-enable");
+const notifyNote = document.getElementById("notify-note");
+const ASKED_KEY = "chat.notifications.asked";
+
+function notificationsSupported() {
+  return typeof window.Notification === "function";
+}
+
+function asked() {
+  try {
+    return localStorage.getItem(ASKED_KEY) === "1";
+  } catch (err) {
+    return false;
+  }
+}
+
+// The footer's "Turn on notifications": while the browser has not been asked, and this
+// user has not been asked from here before (once is polite).
+function showNotifyButton() {
+  if (!notifyButton) return;
+  notifyButton.hidden = !notificationsSupported() || Notification.permission !== "default" || asked();
+}
+
+if (notifyButton) {
+  notifyButton.addEventListener("click", function () {
+    try {
+      localStorage.setItem(ASKED_KEY, "1");
+    } catch (err) {
+      /* storage disabled: the browser remembers its own answer */
+    }
+    const done = function (answer) {
+      showNotifyButton();
+      if (notifyNote) {
+        notifyNote.textContent = answer === "granted"
+          ? gettext("Notifications are on for direct messages while this tab is in the background.")
+          : gettext("Notifications are off. Your browser's site settings can turn them on.");
+      }
+    };
+    try {
+      const asking = Notification.requestPermission(done);
+      if (asking && typeof asking.then === "function") asking.then(done, () => done("denied"));
+    } catch (err) {
+      done("denied");
+    }
+  });
+  showNotifyButton();
+}
+
+function notify(frame) {
+  if (frame.kind !== "dm" || !frame.message || typeof frame.room !== "string") return;
+  if (document.visibilityState !== "hidden") return; // on screen: the page shows it
+  if (!notificationsSupported() || Notification.permission !== "granted") return;
+  const m = frame.message;
+  let note;
+  try {
+    note = new Notification(String(m.user || ""), {
+      body: String(m.body || "").slice(0, 200),
+      tag: "dm:" + frame.room + ":" + m.seq,
+      lang: document.documentElement.lang || undefined,
+    });
+  } catch (err) {
+    return; // e.g. a platform that only notifies through a service worker
+  }
+  note.onclick = function () {
+    window.focus();
+    note.close();
+    if (frame.room !== current) location.href = roomUrl(frame.room);
+  };
+}
+
+// --- a message carried over from the last page ("You left Design Review") ---------------
+
+const FLASH_KEY = "chat.flash";
+
+function showFlash() {
+  let text = null;
+  try {
+    text = sessionStorage.getItem(FLASH_KEY);
+    sessionStorage.removeItem(FLASH_KEY);
+  } catch (err) {
+    return;
+  }
+  if (!text) return;
+  const toast = document.createElement("div");
+  toast.className = "notice page-toast";
+  toast.setAttribute("role", "status");
+  (document.getElementById("main") || document.body).prepend(toast);
+  // Filled after it is in the page, so a screen reader announces it.
+  setTimeout(function () {
+    toast.textContent = text;
+  }, 50);
+  setTimeout(function () {
+    toast.hidden = true;
+  }, 8000);
+}
+
 if (nav) {
+  colourAvatars(document); // the sidebar's, and the room list's cards
+  showFlash();
   seedFrom("#sidebar li[data-room]"); // the counts the page was rendered with
   if (!current) configureTitle({ base: document.title }); // the room page's is chat.js's
   connect();

@@ -7,7 +7,10 @@ import { ERROR, errorText, refusal } from "../../static/chat/errors.js";
 
 const DETAIL = "English words from the server";
 const frame = (code, extra = {}) => ({ type: "error", code, detail: DETAIL, ...extra });
-const COMMANDS = [undefined, "delete", "report", "mute", "unmute", "ban", "unban", "kick", "room_settings", "history"];
+const COMMANDS = [
+  undefined, "delete", "report", "mute", "unmute", "ban", "unban", "kick", "room_settings", "history",
+  "invite", "remove", "leave", "open_dm", "create_invitation", "revoke_invitation",
+];
 
 // A stand-in for Django's JavaScriptCatalog (/jsi18n/ defines these on window).
 function withCatalog(run) {
@@ -92,4 +95,24 @@ test("refusal keeps what the sentence needs, to say it again after a reload", ()
   assert.deepEqual(kept, { code: "forbidden", detail: DETAIL, until: "2026-12-02T18:30:00Z" });
   const again = JSON.parse(JSON.stringify(kept));
   assert.equal(errorText(again, { locale: "en-GB", timeZone: "UTC" }), "You are muted in this room until 18:30.");
+});
+
+test("private rooms' refusals: the name the page sent, and what it knows of the members", () => {
+  const invite = frame("bad_request", { command: "invite" });
+  assert.equal(errorText(invite, { user: "bob", member: true }), "bob is a member already.");
+  assert.equal(
+    errorText(invite, { user: "nobody" }),
+    "nobody cannot be invited: there is no user of that name, or they are banned from this room.",
+  );
+  assert.equal(errorText(invite), "That person cannot be invited.");
+  assert.equal(errorText(frame("bad_request", { command: "remove" }), { user: "carol" }), "carol is not a member of this room.");
+  assert.equal(errorText(frame("bad_request", { command: "open_dm" }), { user: "zed" }), "There is no user called zed.");
+  assert.equal(errorText(frame("bad_request", { command: "open_dm" })), "There is no user of that name.");
+  assert.equal(errorText(frame("bad_request", { command: "leave" })), "You are not a member of this room.");
+  assert.equal(errorText(frame("bad_request", { command: "create_invitation" })), "Invitation links are only for private rooms.");
+  // A member who is not a moderator is refused whatever the name: the sentence names nobody.
+  for (const command of ["invite", "create_invitation", "revoke_invitation"]) {
+    assert.equal(errorText(frame("forbidden", { command }), { user: "bob" }), "Only the room's owner and moderators can do that.");
+  }
+  assert.equal(errorText(frame("forbidden", { command: "remove" })), "You may not remove this member from the room.");
 });
