@@ -225,6 +225,9 @@ async def test_one_direct_conversation_per_pair_in_both_lists_and_nobody_elses(
     await open_chat(carol, slug, expect_refused=True)
     dm, welcome = await opened(open_chat, alice, slug)
     assert welcome["room"]["dm"] is True and welcome["room"]["members"] == ["alice", "bob"]
+    assert "moderator" not in welcome  # nobody owns a conversation of two
+    await dm.send({"type": "ban", "user": "bob"})
+    assert (await next_of(dm, "error"))["code"] == "forbidden"
     await dm.send({"type": "invite", "user": "carol"})
     assert (await next_of(dm, "error"))["code"] in ("bad_request", "forbidden")
     await dm.send({"type": "leave"})

@@ -162,7 +162,7 @@ def open_dm(*, user: AbstractBaseUser, other: str) -> Room:
                 title=" · ".join(names)[:100],
                 private=True,
                 dm_key=key,
-                created_by=user,
+                created_by=None,  # nobody owns a conversation of two: no one moderates it
             )
             join(room, user)
             join(room, peer)
