@@ -20,7 +20,7 @@
 // after the room left this user's room list means "not a member any more", said once,
 // never retried. people.js adds the controls (invite, remove, leave, "Message bob").
 import { format, gettext, locale, ngettext } from "./i18n.js";
-import { avatarColor, continuesGroup, counterState, dayKey, dayLabel, initials } from "./ui.js";
+import { avatar, continuesGroup, counterState, dayKey, dayLabel } from "./ui.js";
 import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./delivery.js";
 import { ERROR, errorText, refusal } from "./errors.js";
 import { MemberPanel, TypingLine, TypingSender } from "./presence.js";
@@ -123,15 +123,6 @@ import {
   const fullFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "medium" });
   const DELETED = gettext("This message was deleted.");
   const data = new WeakMap(); // <li> -> the message it shows (for grouping)
-
-  function avatar(name) {
-    const span = document.createElement("span");
-    span.className = "avatar";
-    span.setAttribute("aria-hidden", "true");
-    span.textContent = initials(name);
-    span.style.backgroundColor = avatarColor(name); // CSSOM, allowed by style-src 'self'
-    return span;
-  }
 
   function buildMessage(m) {
     const li = document.createElement("li");

@@ -14,7 +14,7 @@
 // its toast (window.chat.say); refusals in the page's language (errors.js). The server
 // decides everything again: these only choose which controls to show.
 import { format, gettext, locale } from "./i18n.js";
-import { avatarColor, initials } from "./ui.js";
+import { avatar } from "./ui.js";
 import { errorText } from "./errors.js";
 import { INVITATION_HOURS, cleanUsername, expiryText, invitationLink } from "./rooms.js";
 import { sendHome } from "./sidebar.js";
@@ -118,11 +118,7 @@ function cardButton(label, action, onClick, danger) {
 }
 
 function fillCard(name) {
-  const face = document.createElement("span");
-  face.className = "avatar";
-  face.setAttribute("aria-hidden", "true");
-  face.textContent = initials(name);
-  face.style.backgroundColor = avatarColor(name); // CSSOM, allowed by style-src 'self'
+  const face = avatar(name);
   const title = document.createElement("h2");
   title.id = "user-card-name";
   title.textContent = name;

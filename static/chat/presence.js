@@ -9,7 +9,7 @@
 // `members`), those online first, the others greyed as offline (rooms.js memberRows).
 // Everyone's name but the user's own is a button that opens their card (people.js).
 import { format, gettext, ngettext } from "./i18n.js";
-import { avatarColor, initials } from "./ui.js";
+import { avatar } from "./ui.js";
 import { memberRows } from "./rooms.js";
 
 export const TYPING_EXPIRES_MS = 6000; // a typist shows this long after their last frame
@@ -132,15 +132,6 @@ export class TypingSender {
 }
 
 // --- the page ---------------------------------------------------------------------------
-
-function avatar(name) {
-  const span = document.createElement("span");
-  span.className = "avatar";
-  span.setAttribute("aria-hidden", "true");
-  span.textContent = initials(name);
-  span.style.backgroundColor = avatarColor(name); // CSSOM, allowed by style-src 'self'
-  return span;
-}
 
 const PHONE = "(max-width: 800px)";
 
