@@ -209,7 +209,7 @@ async def test_reading_clears_the_count_on_every_other_socket(open_chat, alice, 
     b, welcome = await opened(open_chat, bob)
     assert welcome["last_read"] == 0  # his posts are not unread to him, but not read either
     await a.send({"type": "read", "seq": 2})
-    counts = await next_of(home, "unread", room="lobby")
+    counts = await next_of(home, "unread", room="lobby", last_read=2)
     assert counts == {
         "type": "unread",
         "room": "lobby",
