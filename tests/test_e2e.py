@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from tests import stack
+from tests.conftest import ROOM_LIFE
 from tests.live import ws_connect
 from tests.proxy import TcpProxy
 from tests.stack import pg_address
@@ -21,7 +22,12 @@ pytestmark = [pytest.mark.e2e]
 
 
 async def recv(ws, kind: str | None = None) -> dict:
-    frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    """The next frame (of type `kind`), past room life's (presence, typing, unread, rooms:
+    tests/test_roomlife.py tests those) unless one of them is asked for."""
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        if frame["type"] not in ROOM_LIFE or frame["type"] == kind:
+            break
     if kind is not None:
         assert frame["type"] == kind, frame
     return frame
