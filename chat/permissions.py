@@ -89,6 +89,18 @@ def is_member(
     return member is not None and member.joined_at is not None  # type: ignore[union-attr]
 
 
+def can_invite(room: Room, rank_here: int) -> bool:
+    """May a user of `rank_here` invite and remove members of `room`? Only a private room's
+    (not a direct conversation's) owner and moderators."""
+    return room.private and not room.is_dm and rank_here >= MODERATOR
+
+
+def can_set_private(room: Room, rank_here: int) -> bool:
+    """May a user of `rank_here` make `room` private or public? Its owner or staff; never
+    a direct conversation."""
+    return not room.is_dm and rank_here >= OWNER
+
+
 def can_see(
     room: Room, user: AbstractBaseUser, member: Membership | object | None = _UNKNOWN
 ) -> bool:

@@ -119,23 +119,22 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
     me = request.user.get_username()
     # A direct conversation is shown by the other side's name, not its "alice · bob" title.
     dm_with = next((n for n in members or [] if n != me), "") if chat_room.is_dm else ""
-    managed = chat_room.private and not chat_room.is_dm
     config = {
         "room": protocol.room_data(chat_room, members),
         "username": me,
         "ws_path": f"/ws/chat/{chat_room.slug}/",
         "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
         # Staff, the room's owner and its moderators (chat.permissions) get the controls.
-        "is_moderator": permissions.can_moderate(chat_room, request.user),
+        "is_moderator": rank >= permissions.MODERATOR,
         # The commands this user may send here, from the registry (the page's controls).
-        "commands": commands.page_commands(permissions.rank(chat_room, request.user)),
+        "commands": commands.page_commands(rank),
         # Where the user stopped reading: the "new messages" divider, before the welcome.
         "last_read": counts.last_read,
         "dm_with": dm_with,
-        # Private rooms (not direct conversations): the owner and moderators invite and
-        # remove; the owner (or staff) makes a room private or public (chat.services.members).
-        "may_invite": managed and rank >= permissions.MODERATOR,
-        "may_set_private": not chat_room.is_dm and rank >= permissions.OWNER,
+        # Who invites and removes, who makes a room private (chat.permissions, as the
+        # services ask it).
+        "may_invite": permissions.can_invite(chat_room, rank),
+        "may_set_private": permissions.can_set_private(chat_room, rank),
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

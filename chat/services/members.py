@@ -251,7 +251,7 @@ def check_private_change(room: Room, actor: AbstractBaseUser) -> None:
     conversation."""
     if room.is_dm:
         raise BadRequest("A direct conversation is always private.")
-    if permissions.rank(room, actor) < permissions.OWNER:
+    if not permissions.can_set_private(room, permissions.rank(room, actor)):
         raise Forbidden("Only the room's owner may make it private or public.")
 
 
