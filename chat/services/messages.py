@@ -172,7 +172,7 @@ def _store(
     the messages stored, in seq order."""
     now = timezone.now()
     last_seq, locked, slow_mode = _take_seqs(room, now, len(bodies))
-    refusal, slowed = _post_refusal(room, user, now, locked=locked, slow_mode=slow_mode)
+    refusal, slowed = post_refusal(room, user, now, locked=locked, slow_mode=slow_mode)
     resends: dict[str, Message] = {}
     if look_up_resends or refusal is not None:  # a refused user's resend still gets its copy
         resends = _find_resends(room, user, [posts[i].client_id for i in bodies])
@@ -237,7 +237,7 @@ def _give_back_seqs(room: Room, last_seq: int) -> None:
     Room.objects.filter(pk=room.pk).update(last_seq=last_seq)
 
 
-def _post_refusal(
+def post_refusal(
     room: Room, user: AbstractBaseUser, now: datetime, *, locked: bool, slow_mode: int
 ) -> tuple[ChatError | None, bool]:
     """Why the user may not post now (banned or muted, a locked room, or too soon in slow
