@@ -1,0 +1,94 @@
+"""The `render` scenario: how long chat.formatting.render takes on 4,000-character bodies
+built to be slow for a Markdown parser (unclosed brackets and delimiters, entity starts,
+line breaks, mentions), against plain prose and realistic messages.
+
+Measured in the bench's own process (render needs no server, no database and no Django):
+each body is rendered `warmup` times, then `repeats` times, timed one by one with
+perf_counter; the row has the median and the max in ms, µs per character, and the ratio of
+the median to plain prose's. tests/test_formatting.py renders the same KINDS (without
+timing: speed targets live here, never in unit tests).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterable
+from typing import Any
+
+LENGTH = 4000  # CHAT_MAX_MESSAGE_LENGTH
+
+_PROSE = (
+    "The quick brown fox jumps over the lazy dog while the committee reviews the agenda. "
+    "Nobody expected the meeting to run long, but the questions kept coming and the "
+    "answers took their time. "
+)
+# What people write: a bit of everything the subset has, every line.
+_REALISTIC = (
+    "Hey @alice, the **deploy** is done: see https://www.djangoproject.com/ and "
+    "[the runbook](https://example.com/runbook#step-2).\n"
+    "- fixed `fanout.py` _for real_ this time\n"
+    "- ~~flaky~~ test passes\n"
+    "> are we sure?\n"
+    "```\nprint('hello <world>')\n```\n"
+)
+
+
+def _fill(unit: str, length: int = LENGTH) -> str:
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+# Each body is exactly LENGTH characters (the longest message the site accepts) except the
+# typical one (1,000).
+KINDS: dict[str, str] = {
+    "[ x4000": "[" * 4000,
+    "![ x2000": "![" * 2000,
+    "*_ x2000": "*_" * 2000,
+    "[]( x1333": _fill("[]("),
+    "*a x2000": "*a" * 2000,
+    "a\\n x2000": "a\n" * 2000,
+    "< x4000": "<" * 4000,
+    "&# x2000": "&#" * 2000,
+    "@a x2000": "@a" * 2000,
+    "@a␠ x1333 (mentions)": _fill("@a "),
+    "long URL": _fill("https://example.com/" + "a" * LENGTH),
+    "plain prose": _fill(_PROSE),
+    "realistic formatted": _fill(_REALISTIC),
+    "typical 1,000 chars": _fill(_REALISTIC, 1000),
+}
+PROSE = "plain prose"
+
+
+def _resolve(names: Iterable[str]) -> dict[str, str]:
+    """As the site's lookup answers when everyone named exists (no database here: this
+    measures rendering)."""
+    return {name: name for name in names}
+
+
+def measure(repeats: int, warmup: int = 2) -> list[dict[str, Any]]:
+    from chat.formatting import render
+
+    rows = []
+    for kind, body in KINDS.items():
+        for _ in range(warmup):
+            render(body, _resolve)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            render(body, _resolve)
+            times.append((time.perf_counter() - started) * 1000)
+        median = statistics.median(times)
+        rows.append(
+            {
+                "kind": kind,
+                "chars": len(body),
+                "repeats": repeats,
+                "median_ms": round(median, 3),
+                "max_ms": round(max(times), 3),
+                "us_per_char": round(median * 1000 / len(body), 3),
+            }
+        )
+    prose = next(r["median_ms"] for r in rows if r["kind"] == PROSE)
+    for row in rows:
+        row["vs_prose"] = round(row["median_ms"] / prose, 1) if prose else None
+    return rows
