@@ -22,7 +22,16 @@ from django.template.response import TemplateResponse
 
 from . import protocol, services
 from .errors import ChatError
-from .models import AuditLog, Invitation, Membership, Message, Report, Room
+from .models import (
+    AuditLog,
+    Invitation,
+    Membership,
+    Message,
+    MessageEdit,
+    Reaction,
+    Report,
+    Room,
+)
 
 User = get_user_model()
 
@@ -316,9 +325,38 @@ def _message_authors(queryset: QuerySet[Message], data: dict[str, Any]) -> list[
     return list(pairs.values())
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows written by the services alone, shown on their message's page."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageEditInline(ReadOnlyInline):
+    """The previous versions of an edited message, oldest first (a moderator reads what
+    it said before)."""
+
+    model = MessageEdit
+    fields = readonly_fields = ("written_at", "replaced_at", "body")
+    verbose_name = "previous version"
+    verbose_name_plural = "previous versions (edit history)"
+
+
+class ReactionInline(ReadOnlyInline):
+    model = Reaction
+    fields = readonly_fields = ("emoji", "user", "created_at")
+
+
 @admin.register(Message)
 class MessageAdmin(StaffModerates, admin.ModelAdmin):
-    list_display = ("room", "seq", "author", "short_body", "created_at", "deleted")
+    list_display = ("room", "seq", "author", "short_body", "created_at", "edited", "deleted")
+    inlines = (MessageEditInline, ReactionInline)
     list_display_links = ("seq",)
     list_filter = (
         ("room", admin.RelatedOnlyFieldListFilter),
@@ -335,6 +373,10 @@ class MessageAdmin(StaffModerates, admin.ModelAdmin):
     @admin.display(description="body")
     def short_body(self, message: Message) -> str:
         return message.body if len(message.body) <= 80 else message.body[:79] + "…"
+
+    @admin.display(boolean=True, description="edited", ordering="edited_at")
+    def edited(self, message: Message) -> bool:
+        return message.edited_at is not None
 
     @admin.display(boolean=True, description="deleted", ordering="deleted_at")
     def deleted(self, message: Message) -> bool:

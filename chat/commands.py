@@ -173,6 +173,20 @@ async def typing(sock: Socket, command: protocol.Typing) -> None:
     await services.announce_typing(room=sock.room, user=sock.user)
 
 
+async def edit(sock: Socket, command: protocol.Edit) -> None:
+    await services.edit_message.acall(
+        room=sock.room, user=sock.user, seq=command.seq, body=command.body, rate_limit=True
+    )
+    await sock.answer(protocol.ok_frame("edit", seq=command.seq))
+
+
+async def react(sock: Socket, command: protocol.React) -> None:
+    _, on = await services.toggle_reaction.acall(
+        room=sock.room, user=sock.user, seq=command.seq, emoji=command.emoji, rate_limit=True
+    )
+    await sock.answer(protocol.ok_frame("react", seq=command.seq, emoji=command.emoji, on=on))
+
+
 # --- the registry -----------------------------------------------------------------------
 
 REGISTRY: dict[str, Command] = {
@@ -193,6 +207,8 @@ REGISTRY: dict[str, Command] = {
         Command("open_dm", open_dm, home=True),
         Command("create_invitation", create_invitation, rank=permissions.MODERATOR),
         Command("revoke_invitation", revoke_invitation, rank=permissions.MODERATOR),
+        Command("edit", edit),  # the author (the service decides)
+        Command("react", react),
     )
 }
 # Every parsed type has a handler, and every handler a parser.

@@ -225,6 +225,11 @@ class ChatConsumer(SocketConsumer):
         )
         for seq in welcome.deleted:
             await self.answer(protocol.message_deleted_frame(seq))
+        for message in welcome.changed:  # edits and reactions made while it was away
+            if message.edited_at is not None:
+                await self.answer(protocol.message_edited_frame(message))
+            else:
+                await self.answer(protocol.reactions_frame(message.seq, message.reactions))
         return welcome.last_seq
 
 

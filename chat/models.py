@@ -60,6 +60,17 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Rich messages (chat/formatting.py), rendered once per post or edit and kept beside
+    # the body, so no read path renders: the sanitized HTML, and who it mentions.
+    html = models.TextField(blank=True, default="")
+    mentions = models.JSONField(default=list, blank=True)  # usernames, sorted
+    reply_to = models.PositiveBigIntegerField(null=True, blank=True)  # a seq of the room
+    # The reactions as the wire shows them ([{"emoji", "users"}]), rebuilt from Reaction
+    # rows by each toggle under the message's row lock: every page, gap fill and export
+    # carries them without a join.
+    reactions = models.JSONField(default=list, blank=True)
+    # When it was last edited or reacted to: a resume sends these again (docs/protocol.md).
+    changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["room", "seq"]
@@ -82,6 +93,62 @@ class Message(models.Model):
         return self.deleted_at is not None
 
 
+class MessageEdit(models.Model):
+    """A message's previous version, kept when its author edits it (moderators read them
+    in the admin)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField()
+    # When this version was written: the post, or the edit before.
+    written_at = models.DateTimeField()
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "replaced_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message} before {self.replaced_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Reaction(models.Model):
+    """One user's reaction with one emoji on one message (Message.reactions is its view)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    )
+    emoji = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user} on {self.message}"
+
+
+class Mention(models.Model):
+    """A user @mentioned by a message: what the mention count above a read marker counts
+    (by room and seq, from the index, never a scan of the room's messages)."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mentions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room", "seq"], name="mention_user_room_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.room_id}#{self.seq}"
+
+
 class ReadMarker(models.Model):
     """Where a user stopped reading a room: the highest seq read (only ever raised).
 
@@ -100,7 +167,7 @@ class ReadMarker(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="read_markers")
     last_read = models.PositiveBigIntegerField(default=0)
     skip = models.PositiveIntegerField(default=0)
-    # Messages above last_read that mention the user (the rich-messages work fills it).
+    # Messages above last_read, not deleted, that mention the user (Mention rows).
     mentions = models.PositiveIntegerField(default=0)
 
     class Meta:

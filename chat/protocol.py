@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
+import emoji
 from django.conf import settings
 
 from .errors import ChatError, TooLong, bad_request
@@ -53,6 +54,7 @@ def normalize_slug(raw: object) -> str | None:
 class Post:
     body: str
     client_id: str | None = None
+    reply_to: int | None = None  # the seq this post answers
     name = "message"
 
 
@@ -163,9 +165,29 @@ class RevokeInvitation:
 
 INVITATION_HOURS_DEFAULT = 7 * 24
 
+
+# Rich messages (docs/protocol.md, "Rich messages").
+REACTIONS_MAX = 20  # distinct emoji on one message
+EMOJI_MAX = 64  # characters: the longest ZWJ sequences are about a dozen
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    seq: int
+    body: str
+    name = "edit"
+
+
+@dataclass(frozen=True, slots=True)
+class React:
+    seq: int
+    emoji: str
+    name = "react"
+
+
 ModerationCommand = Delete | Report | Moderate | RoomSettings
 MemberCommand = Member | Leave | OpenDm | CreateInvitation | RevokeInvitation
-Command = Post | History | Ping | ModerationCommand | Read | Typing | MemberCommand
+Command = Post | History | Ping | ModerationCommand | Read | Typing | MemberCommand | Edit | React
 
 
 def parse_frame(text: str | None, data: bytes | None = None) -> Command:
@@ -237,7 +259,10 @@ def _parse_post(obj: dict[str, Any]) -> Post:
     client_id = obj.get("client_id")
     if client_id is not None and not _valid_client_id(client_id):
         raise bad_request(f'"client_id" must be a string of 1 to {CLIENT_ID_MAX} characters.')
-    return Post(body=body, client_id=client_id)
+    reply_to = obj.get("reply_to")
+    if reply_to is not None and not _is_int(reply_to, minimum=1):
+        raise bad_request('"reply_to" must be a message number (1 or more).')
+    return Post(body=body, client_id=client_id, reply_to=reply_to)
 
 
 @parser("history")
@@ -350,6 +375,35 @@ def _parse_typing(obj: dict[str, Any]) -> Typing:
     return Typing()
 
 
+def _seq(obj: dict[str, Any]) -> int:
+    seq = obj.get("seq")
+    if not _is_int(seq, minimum=1):
+        raise bad_request('"seq" must be a message number (1 or more).')
+    return seq
+
+
+@parser("edit", names_command=True)
+def _parse_edit(obj: dict[str, Any]) -> Edit:
+    seq, body = _seq(obj), obj.get("body")
+    if not isinstance(body, str):
+        raise bad_request('"body" must be a string.')
+    return Edit(seq=seq, body=body)
+
+
+@parser("react", names_command=True)
+def _parse_react(obj: dict[str, Any]) -> React:
+    seq, emoji = _seq(obj), obj.get("emoji")
+    if not (isinstance(emoji, str) and is_one_emoji(emoji)):
+        raise bad_request('"emoji" must be one emoji.')
+    return React(seq=seq, emoji=emoji)
+
+
+def is_one_emoji(text: str) -> bool:
+    """Whether `text` is exactly one emoji: one grapheme cluster that the emoji library
+    knows (a ZWJ sequence, a flag, a keycap or a skin tone counts as one)."""
+    return 0 < len(text) <= EMOJI_MAX and storable(text) and emoji.is_emoji(text)
+
+
 def _reason(obj: dict[str, Any], *, required: bool = False) -> str:
     reason = obj.get("reason", "")
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
@@ -417,6 +471,10 @@ def message_data(message: Message) -> dict[str, Any]:
         data["client_id"] = message.client_id
     data["edited_ts"] = _ts(message.edited_at)
     data["deleted"] = deleted
+    data["html"] = "" if deleted else message.html
+    data["mentions"] = [] if deleted else message.mentions
+    data["reply_to"] = message.reply_to
+    data["reactions"] = [] if deleted else message.reactions
     return data
 
 
@@ -555,6 +613,14 @@ def history_frame(messages: Iterable[Message], has_more: bool) -> str:
 
 def error_frame(err: ChatError) -> str:
     return encode({"type": "error", "code": err.code, "detail": err.detail, **err.extra})
+
+
+def message_edited_frame(message: Message) -> str:
+    return encode({"type": "message_edited", "message": message_data(message)})
+
+
+def reactions_frame(seq: int, reactions: list[dict[str, Any]]) -> str:
+    return encode({"type": "reactions", "seq": seq, "reactions": reactions})
 
 
 def message_deleted_frame(seq: int) -> str:

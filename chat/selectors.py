@@ -92,6 +92,16 @@ def deleted_seqs(room: Room, after: int, upto: int) -> list[int]:
     )
 
 
+def changed_messages(room: Room, after: int, upto: int) -> list[Message]:
+    """The messages with after < seq <= upto that were ever edited or reacted to, and are
+    not deleted: what a resume sends again as message_edited / reactions frames."""
+    return list(
+        _messages(room)
+        .filter(seq__gt=after, seq__lte=upto, changed_at__isnull=False, deleted_at__isnull=True)
+        .order_by("seq")
+    )
+
+
 def last_seq(slug: str) -> int | None:
     return Room.objects.filter(slug=slug).values_list("last_seq", flat=True).first()
 
@@ -111,6 +121,7 @@ class Welcome:
     last_seq: int
     moderator: bool
     deleted: list[int]  # on a resume: deleted seqs among the RESUME_MAX at or below since
+    changed: list[Message]  # and the edited or reacted-to messages among them
     last_read: int
     muted_until: datetime | None
     members: list[str] | None  # a private room's
@@ -128,6 +139,7 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
         return None  # removed from a private room while the handshake ran
     last = last_seq(room.slug) or 0
     deleted: list[int] = []
+    changed: list[Message] = []
     if since is None:
         rows, has_more = messages_before(room, None, protocol.WELCOME_PAGE)
         rows, cut = protocol.fit_frame(rows, keep_newest=True)
@@ -138,6 +150,7 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
         more_after = more_after or cut
         has_more = since > 0 or (bool(rows) and rows[0].seq > 1)
         deleted = deleted_seqs(room, since - protocol.RESUME_MAX, since)
+        changed = changed_messages(room, since - protocol.RESUME_MAX, since)
     if rows and rows[-1].seq > last:
         last = rows[-1].seq  # a post committed between the two reads
     moderator = permissions.can_moderate(room, user, member)
@@ -145,7 +158,9 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
     muted = member.muted_until if member is not None and member.is_muted(timezone.now()) else None
     last_read = marker.last_read if marker is not None else 0
     people = members(room) if room.private else None
-    return Welcome(rows, has_more, more_after, last, moderator, deleted, last_read, muted, people)
+    return Welcome(
+        rows, has_more, more_after, last, moderator, deleted, changed, last_read, muted, people
+    )
 
 
 # --- the user's room list and its counts --------------------------------------------------

@@ -135,6 +135,9 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         # services ask it).
         "may_invite": permissions.can_invite(chat_room, rank),
         "may_set_private": permissions.can_set_private(chat_room, rank),
+        # Rich messages: how long the author may edit (0: always), reactions per message.
+        "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS,
+        "reactions_max": protocol.REACTIONS_MAX,
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

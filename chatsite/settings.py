@@ -331,6 +331,9 @@ CHAT_PRESENCE_GRACE_SECONDS = env_float("CHAT_PRESENCE_GRACE_SECONDS", 2.0)
 # Unread counts after new messages reach a user's other sockets at most this often per
 # room (chat/fanout.py coalesces them); a read reaches them at once.
 CHAT_UNREAD_INTERVAL_SECONDS = env_float("CHAT_UNREAD_INTERVAL_SECONDS", 1.0)
+# Rich messages (docs/protocol.md "Rich messages"): how long an author may edit a message
+# after posting it; 0 means always.
+CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 3600)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

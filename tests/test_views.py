@@ -349,6 +349,8 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "dm_with": "",  # not a direct conversation
         "may_invite": False,  # a public room has nobody to invite
         "may_set_private": True,  # its owner may make it private
+        "edit_window": 3600,
+        "reactions_max": 20,
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
@@ -405,8 +407,8 @@ def test_a_member_is_offered_only_member_commands(client_alice, alice):
     services.create_room(slug="theirs", user=bob)
     config = _json_script(client_alice.get("/chat/theirs/").content.decode(), "chat-config")
     assert config["is_moderator"] is False
-    member = ["delete", "history", "leave", "message", "open_dm", "ping", "read", "report"]
-    member.append("typing")
+    member = ["delete", "edit", "history", "leave", "message", "open_dm", "ping", "react"]
+    member += ["read", "report", "typing"]
     assert config["commands"] == member
 
 

@@ -6,13 +6,15 @@ channel layer only a hint). Call a service from sync code (views, admin, shell) 
 `post_message(...)` and from async code (consumers) as `await post_message.acall(...)`.
 Services may call each other: events of both go out once, after the commit.
 
-One module per concern: rooms, messages (the write path of a post), moderation, accounts,
-reads (read markers and unread counts), roomlife (typing), members (private rooms,
-invitations, direct conversations).
+One module per concern: rooms, messages (the write path of a post), edits, reactions,
+mentions (their counts and notifications), moderation, accounts, reads (read markers and
+unread counts), roomlife (typing), members (private rooms, invitations, direct
+conversations).
 """
 
 from .accounts import deactivate_user, disconnect_user
 from .base import Service, emit, service
+from .edits import edit_message
 from .members import (
     InvalidInvitation,
     accept_invitation,
@@ -50,6 +52,7 @@ from .moderation import (
     unmute_user,
     update_room,
 )
+from .reactions import toggle_reaction
 from .reads import mark_read
 from .roomlife import announce_typing
 from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
@@ -74,6 +77,7 @@ __all__ = [
     "delete_message",
     "delete_room",
     "disconnect_user",
+    "edit_message",
     "emit",
     "invitation_for",
     "invitation_token",
@@ -97,6 +101,7 @@ __all__ = [
     "set_role",
     "slug_for",
     "title_for",
+    "toggle_reaction",
     "unban_user",
     "unmute_user",
     "update_room",

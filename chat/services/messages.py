@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import fanout, permissions, protocol, ratelimit
+from .. import fanout, formatting, permissions, protocol, ratelimit
 from ..errors import (
     BadRequest,
     ChatError,
@@ -24,7 +24,7 @@ from ..errors import (
     Unavailable,
 )
 from ..models import Message, Room
-from . import reads
+from . import mentions, reads
 from .base import emit, service
 
 log = logging.getLogger("chat")
@@ -98,16 +98,20 @@ def post_messages(
         _take_tokens(room, user, posts, bodies, outcomes)
     if not bodies:
         return _done(outcomes)
+    # Rendered once, here, before the room is locked (docs/protocol.md "Rich messages").
+    lookup = mentions.Lookup(room)
+    rendered = {i: formatting.render(body, lookup) for i, body in bodies.items()}
+    batch = _Batch(posts, bodies, rendered, outcomes, lookup)
     try:
         with transaction.atomic():
-            stored = _store(room, user, posts, bodies, outcomes, look_up_resends=False)
+            stored = _store(room, user, batch, look_up_resends=False)
     except IntegrityError:
         # A client_id is stored already: a resend (the client reconnected before it heard
         # back). Looking resends up before every insert would cost a query per batch for
         # what is rare; the unique constraint finds them, and the batch goes again knowing
         # them. Under the room lock nothing can race the second try.
         with transaction.atomic():
-            stored = _store(room, user, posts, bodies, outcomes, look_up_resends=True)
+            stored = _store(room, user, batch, look_up_resends=True)
     if not stored:
         return _done(outcomes)
     first, last = stored[0].message.seq, stored[-1].message.seq
@@ -117,7 +121,21 @@ def post_messages(
     emit(fanout.messages_event(room.slug, messages), fanout.activity_event(room.slug))
     if room.is_dm:
         _notify_dm(room, user, [r.message for r in stored])
+    for result in stored:
+        mentions.notify(room, result.message, batch.mentioned.get(result.message.seq, ()))
     return _done(outcomes)
+
+
+@dataclass
+class _Batch:
+    """One post_messages call's posts on their way through the transaction."""
+
+    posts: Sequence[protocol.Post]
+    bodies: dict[int, str]  # by index in posts: the cleaned bodies still to store
+    rendered: dict[int, formatting.Rendered]
+    outcomes: list[Outcome | None]
+    lookup: mentions.Lookup
+    mentioned: dict[int, list[int]] = field(default_factory=dict)  # seq -> user ids
 
 
 def _notify_dm(room: Room, user: AbstractBaseUser, messages: list[Message]) -> None:
@@ -160,18 +178,14 @@ def not_stored() -> ChatError:
 
 
 def _store(
-    room: Room,
-    user: AbstractBaseUser,
-    posts: Sequence[protocol.Post],
-    bodies: dict[int, str],
-    outcomes: list[Outcome | None],
-    *,
-    look_up_resends: bool,
+    room: Room, user: AbstractBaseUser, batch: _Batch, *, look_up_resends: bool
 ) -> list[PostResult]:
-    """The body of post_messages' transaction: fill `outcomes` and return the results of
-    the messages stored, in seq order."""
+    """The body of post_messages' transaction: fill the batch's outcomes and return the
+    results of the messages stored, in seq order."""
+    posts, bodies, outcomes = batch.posts, batch.bodies, batch.outcomes
     now = timezone.now()
     last_seq, locked, slow_mode = _take_seqs(room, now, len(bodies))
+    before = last_seq - len(bodies)  # the room's last seq before this batch
     refusal, slowed = post_refusal(room, user, now, locked=locked, slow_mode=slow_mode)
     resends: dict[str, Message] = {}
     if look_up_resends or refusal is not None:  # a refused user's resend still gets its copy
@@ -179,14 +193,25 @@ def _store(
     accepted: list[tuple[int, Message]] = []
     fresh: dict[str, Message] = {}  # client_id -> message stored by this batch
     for i, body in bodies.items():
-        client_id = posts[i].client_id
+        client_id, reply_to = posts[i].client_id, posts[i].reply_to
         earlier = (resends.get(client_id) or fresh.get(client_id)) if client_id else None
         if earlier is not None:
             outcomes[i] = _result(earlier, created=False)
         elif refusal is not None:
             outcomes[i] = refusal
+        elif reply_to is not None and reply_to > before:
+            outcomes[i] = BadRequest(f"There is no message {reply_to} in this room to reply to.")
         else:
-            message = Message(room=room, author=user, body=body, client_id=client_id)
+            rendered = batch.rendered[i]
+            message = Message(
+                room=room,
+                author=user,
+                body=body,
+                client_id=client_id,
+                html=rendered.html,
+                mentions=rendered.mentions,
+                reply_to=reply_to,
+            )
             accepted.append((i, message))
             if client_id:
                 fresh[client_id] = message
@@ -195,13 +220,14 @@ def _store(
     if not accepted:
         transaction.set_rollback(True)  # nothing stored: the seqs taken go back
         return []
-    first_seq = last_seq - len(bodies) + 1
+    first_seq = before + 1
     if len(accepted) < len(bodies):
         _give_back_seqs(room, first_seq + len(accepted) - 1)  # gapless: unused seqs return
     for offset, (_, message) in enumerate(accepted):
         message.seq = first_seq + offset
     Message.objects.bulk_create([message for _, message in accepted])
     reads.count_own_posts(room, user, len(accepted))  # never unread to their author
+    batch.mentioned = mentions.count_posted(room, [m for _, m in accepted], batch.lookup)
     stored = []
     for i, message in accepted:
         outcomes[i] = result = _result(message, created=True)
@@ -290,3 +316,29 @@ def _find_resends(
 
 def _result(message: Message, *, created: bool) -> PostResult:
     return PostResult(message=message, created=created, frame=protocol.message_frame(message))
+
+
+def locked_message(room: Room, seq: int) -> Message:
+    """Message `seq` of `room`, locked for the transaction (edits, reactions), or
+    bad_request when the room has none."""
+    message = (
+        Message.objects.select_for_update()
+        .select_related("author")
+        .filter(room_id=room.pk, seq=seq)
+        .first()
+    )
+    if message is None:
+        raise BadRequest(f"There is no message {seq} in this room.")
+    return message
+
+
+def check_may_post(room: Room, user: AbstractBaseUser, now: datetime) -> None:
+    """Refuse what a user who may not post now (banned, muted, removed, a locked room)
+    does to messages (edits, reactions): the post path's own rule, slow mode aside."""
+    row = Room.objects.filter(pk=room.pk).values_list("locked", "private").first()
+    if row is None:
+        raise Room.DoesNotExist(f"room {room.pk} is gone")
+    locked, room.private = row
+    refusal, _ = post_refusal(room, user, now, locked=locked, slow_mode=0)
+    if refusal is not None:
+        raise refusal

@@ -19,7 +19,7 @@ from ..errors import (
     Forbidden,
 )
 from ..models import AuditLog, Membership, Message, Report, Role, Room
-from . import reads
+from . import mentions, reads
 from .base import emit, service
 
 log = logging.getLogger("chat")
@@ -125,10 +125,14 @@ def delete_message(*, room: Room, actor: AbstractBaseUser, seq: int, reason: str
             _require_moderator(room, actor)
         if message.deleted_at is not None:
             return message
-        message.body = ""
+        message.body = message.html = ""
+        message.mentions, message.reactions = [], []
         message.deleted_at = timezone.now()
-        message.save(update_fields=["body", "deleted_at"])
+        message.save(update_fields=["body", "html", "mentions", "reactions", "deleted_at"])
+        message.reaction_rows.all().delete()
+        message.edits.all().delete()  # a deleted message keeps no copy of what it said
         reads.count_deletion(room, message)
+        mentions.count_deleted(room, seq)
         _audit(actor, "delete", room, target=message.author, seq=seq, reason=reason)
     emit(
         fanout.room_event(room.slug, protocol.message_deleted_frame(seq)),

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from .. import fanout, protocol
 from ..errors import BadRequest
 from ..models import Message, ReadMarker, Room
+from . import mentions
 from .base import emit, service
 
 
@@ -35,9 +36,11 @@ def mark_read(*, room: Room, user: AbstractBaseUser, seq: int) -> ReadMarker:
             return marker
         marker.last_read = seq
         marker.skip = _not_unread_above(room, user, seq) if seq < last_seq else 0
-        marker.mentions = 0  # mentions arrive with the rich-messages work
+        marker.mentions = mentions.mentions_above(room, user, seq) if seq < last_seq else 0
         marker.save(update_fields=["last_read", "skip", "mentions"])
-        counts = protocol.Counts(last_seq, marker.last_read, marker.unread(last_seq), 0)
+        counts = protocol.Counts(
+            last_seq, marker.last_read, marker.unread(last_seq), marker.mentions
+        )
         emit(fanout.unread_event(user.pk, room.slug, counts))
     return marker
 
