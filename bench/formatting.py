@@ -52,6 +52,11 @@ KINDS: dict[str, str] = {
     "@a x2000": "@a" * 2000,
     "@a␠ x1333 (mentions)": _fill("@a "),
     "long URL": _fill("https://example.com/" + "a" * LENGTH),
+    # Block nesting: each line of a quote nested N deep is looked at again at every level
+    # (lazy continuation), so the cost is lines x depth, bounded by the block nesting limit.
+    "> x6 then x\\n lines": _fill("> " * 6 + "x\n" * LENGTH),
+    "> x50 then x\\n lines": _fill("> " * 50 + "x\n" * LENGTH),
+    "```-fence in > x50": _fill("> " * 50 + "```\n" + "x\n" * LENGTH),
     "plain prose": _fill(_PROSE),
     "realistic formatted": _fill(_REALISTIC),
     "typical 1,000 chars": _fill(_REALISTIC, 1000),
