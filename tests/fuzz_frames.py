@@ -35,7 +35,7 @@ V1_COMMANDS = (
     "kick",
     "room_settings",
 )
-# Version 2 of PROTOCOL.md: not implemented yet, so each is an unknown type today.
+# Version 2 of PROTOCOL.md.
 V2_COMMANDS = (
     "typing",
     "read",
@@ -313,7 +313,7 @@ def command_fields(
         },
         "create_invitation": {"hours": st.sampled_from([1, 168, 720, 721, 0, -1])},
         "revoke_invitation": {"id": seqs},
-        # Version 2: plausible fields (edit and react are not implemented yet).
+        # Version 2: plausible fields.
         "typing": {},
         "read": {"seq": seqs},
         "edit": {"seq": seqs, "body": text},

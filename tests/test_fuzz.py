@@ -112,7 +112,10 @@ USER_ACTIONS = ("mute", "unmute", "ban", "unban", "kick")
 # The fuzzer's rooms are public (it never makes its own private: fuzz_frames.py): each of
 # these is refused, as malformed, for a public room, or for a member who is no moderator.
 PRIVATE = ("invite", "remove", "leave", "create_invitation", "revoke_invitation")
-MODERATION = ("delete", "report", *USER_ACTIONS, "room_settings", *PRIVATE, "open_dm")
+# Rich messages: an edit of someone else's (or a deleted) message is forbidden, of none
+# bad_request; a reaction toggles on a message that is there.
+RICH = ("edit", "react")
+MODERATION = ("delete", "report", *USER_ACTIONS, "room_settings", *PRIVATE, "open_dm", *RICH)
 # None: no answer before the fence; for a post, its own `message` broadcast is the answer.
 ANSWERS: dict[str, set[str | None]] = {
     "message": {"message", "error", None},  # stored, resend answer, refused
@@ -144,6 +147,7 @@ ERROR_CODES: dict[str, set[str]] = {
 # Frames every socket may get at any time, which answer nothing (room life: people come,
 # go, type, read; the fuzzer's posts change everyone's unread counts).
 BROADCASTS = {"message_deleted", "room_updated", "presence", "typing", "unread", "rooms"}
+BROADCASTS |= {"message_edited", "reactions", "notification"}
 # What ends a connection after a frame over 1 MiB: daphne drops the TCP connection (the
 # client sees 1006), uvicorn sends 1009.
 HUGE_CLOSE = {1006, 1009}
@@ -286,6 +290,8 @@ def command_expectation(obj: dict[str, Any], *, owner: bool, stored: dict[str, A
         return user_expectation(kind, get("user", ff.MISSING), {"error"}, codes)
     if kind == "leave":
         return Expect(kind, {"error"}, {"bad_request"})  # a public room has nothing to leave
+    if kind in RICH:
+        return rich_expectation(kind, obj)
     if kind in ("create_invitation", "revoke_invitation"):
         name, lo, hi = ("hours", 1, 720) if kind == "create_invitation" else ("id", 1, ff.SEQ_MAX)
         value = get(name, ff.MISSING)
@@ -294,6 +300,25 @@ def command_expectation(obj: dict[str, Any], *, owner: bool, stored: dict[str, A
             valid = False
         return decided(valid, kind, {"error"}, {"bad_request"} if owner else {"forbidden"})
     return Expect("unknown", {"error"}, {"bad_request"})  # version 2, unknown, no type
+
+
+def rich_expectation(kind: str, obj: dict[str, Any]) -> Expect:
+    """edit and react: the fuzzer cannot tell which seqs are its own, there or deleted, so
+    a well-formed one may be refused for any of those reasons, or rate-limited."""
+    seq = obj.get("seq", ff.MISSING)
+    seq_ok = False if seq is ff.MISSING else whole(seq, 1, ff.SEQ_MAX)
+    codes = {"bad_request", "forbidden", "rate_limited"}
+    if kind == "edit":
+        body = obj.get("body", ff.MISSING)
+        valid = combine(seq_ok, isinstance(body, str) and (None if not storable(body) else True))
+        return decided(valid, kind, {"ok", "error"}, codes | {"empty", "too_long"})
+    emoji = obj.get("emoji", ff.MISSING)
+    emoji_ok = (
+        {"\U0001f44d": True, ":+1:": False, "": False}.get(emoji)
+        if isinstance(emoji, str)
+        else False
+    )
+    return decided(combine(seq_ok, emoji_ok), kind, {"ok", "error"}, codes)
 
 
 def room_settings_expectation(obj: dict[str, Any], *, owner: bool) -> Expect:
@@ -1101,7 +1126,7 @@ def ok_problem(ok: dict[str, Any], command: dict[str, Any]) -> str | None:
     """An `ok` carries the seq (delete, report), the user (user actions) or the room
     (room_settings) it acted on."""
     kind = command["type"]
-    if kind in ("delete", "report") and ok.get("seq") != command["seq"]:
+    if kind in ("delete", "report", *RICH) and ok.get("seq") != command["seq"]:
         return f"ok seq {ok.get('seq')!r}, not {command['seq']!r}"
     if kind in USER_ACTIONS and ok.get("user") != command["user"]:
         return f"ok user {ok.get('user')!r}, not {command['user']!r}"
@@ -1137,12 +1162,14 @@ def history_problem(page: dict[str, Any], command: dict[str, Any]) -> str | None
 
 
 MESSAGE_FIELDS = {"seq": int, "user": str, "body": str, "ts": str, "deleted": bool}
+# Version 2 (docs/protocol.md, "Rich messages").
+MESSAGE_FIELDS |= {"html": str, "mentions": list, "reactions": list}
 
 
 def message_problem(m: dict[str, Any]) -> str | None:
     """What is wrong with a new message object (docs/protocol.md, "A message object")."""
-    extra = set(m) - {*MESSAGE_FIELDS, "client_id", "edited_ts"}
-    missing = {*MESSAGE_FIELDS, "edited_ts"} - set(m)
+    extra = set(m) - {*MESSAGE_FIELDS, "client_id", "edited_ts", "reply_to"}
+    missing = {*MESSAGE_FIELDS, "edited_ts", "reply_to"} - set(m)
     if extra or missing:
         return f"message object: fields {sorted(extra)} extra, {sorted(missing)} missing"
     for name, kind in MESSAGE_FIELDS.items():
@@ -1158,6 +1185,8 @@ def message_problem(m: dict[str, Any]) -> str | None:
         return "message object: ts is not ISO 8601"
     if m["body"] != m["body"].strip() or not m["body"]:
         return "message object: the body is not stripped, or empty"
+    if m["reply_to"] is not None or m["reactions"] or not m["html"]:
+        return "message object: a new post (no reply_to sent) has a reply, reactions or no html"
     return None
 
 
