@@ -325,7 +325,7 @@ def _message_authors(queryset: QuerySet[Message], data: dict[str, Any]) -> list[
     return list(pairs.values())
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(StaffSees, admin.TabularInline):
     """Rows written by the services alone, shown on their message's page."""
 
     extra = 0

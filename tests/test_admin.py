@@ -313,3 +313,19 @@ async def test_admin_invites_into_and_removes_from_a_private_room(open_chat):
     while output["type"] != "websocket.close":
         output = await b.comm.receive_output(timeout=5)
     assert output["code"] == 4403
+
+
+async def test_a_moderator_reads_an_edited_messages_previous_versions():
+    t = await room_with_messages("frist!")
+    edit = services.edit_message.acall
+    await edit(room=t.room, user=t.bob, seq=1, body="first!")
+    await edit(room=t.room, user=t.bob, seq=1, body="first, and something rude")
+    await services.toggle_reaction.acall(room=t.room, user=t.carol, seq=1, emoji="👀")
+    client, _ = await database_sync_to_async(staff_client)()
+    [pk] = await database_sync_to_async(message_pks)("den", 1)
+    listing = await get(client, "/admin/chat/message/")
+    assert "first, and something rude" in listing
+    page = await get(client, f"/admin/chat/message/{pk}/change/")
+    assert "previous versions (edit history)" in page.lower()
+    assert page.index("frist!") < page.index("first!")  # oldest first
+    assert "👀" in page and "carol" in page
