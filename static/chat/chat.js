@@ -9,7 +9,15 @@
 //   echo arrives; they are resent after every reconnect (the server stores a client_id once).
 // - Reconnects back off exponentially with jitter; a ping every 15 s without a pong within 5 s
 //   means the connection is dead even if the socket still looks open.
-// Bodies are only ever put into the page with textContent: the server never sends HTML.
+// Bodies: the server's sanitized `html` (richtext.js, through a second allowlist), else
+// `body` with textContent; every other text from a message (names, excerpts) is text.
+// Rich messages (docs/protocol.md "Rich messages"): edits in the composer (edits.js: the
+// menu's "Edit", or Up in an empty composer; `message_edited` replaces a message in
+// place), reactions (reactions.js: chips, the picker; `reactions` frames), replies
+// (replies.js: the composer's reply bar, the quote that jumps to the original: when it
+// is not loaded, the list is reset to a window around it, "detached" from the live end
+// until the reader pages down to it or presses "Jump to latest"), @mentions (mentions.js:
+// the composer's suggestions; a mention of this user is highlighted).
 // The look of the list (groups, day separators, avatars) comes from ui.js; the words from
 // i18n.js (Django's JavaScriptCatalog); the server's refusals in them from errors.js.
 // Room life: who is here and who is typing from presence.js; what has been read, the
@@ -25,6 +33,11 @@ import { CLOSE, FINAL_CODES, SeqOrder, backoffDelay, readFrame } from "./deliver
 import { ERROR, errorText, refusal } from "./errors.js";
 import { MemberPanel, TypingLine, TypingSender } from "./presence.js";
 import { Listing, roomIcon, roomLabel } from "./rooms.js";
+import { mentionsMe, renderBody } from "./richtext.js";
+import { Picker, REACTIONS_MAX, hasReacted, mayAdd, merged, renderChips, settle, PENDING_MS } from "./reactions.js";
+import { ReplyBar, fillQuote, quoteElement } from "./replies.js";
+import { EditBar, editable, editedTitle, lastEditable } from "./edits.js";
+import { MentionBox } from "./mentions.js";
 import {
   READ_DEBOUNCE_MS,
   ReadTracker,
@@ -71,6 +84,10 @@ import {
     topic: document.getElementById("room-topic"),
     typing: document.getElementById("typing-line"),
     icon: document.getElementById("room-icon"),
+    replyBar: document.getElementById("reply-bar"),
+    editBar: document.getElementById("edit-bar"),
+    mentionList: document.getElementById("mention-list"),
+    mentionStatus: document.getElementById("mention-status"),
   };
 
   // --- state -----------------------------------------------------------------------------
@@ -96,6 +113,15 @@ import {
   let requests = []; // outstanding history requests, in order: "before" | "after"
   let gapAskedAt = -1; // `last` when the gap was last asked for: one request at a time
   let loadingOlder = false;
+  // A window of older messages around a jump target (a reply's original not loaded):
+  // `detached` while the list does not reach the room's live end; live messages are then
+  // not shown (the database keeps them), only `liveLast` rises, and paging down (or "Jump
+  // to latest") brings the list back to the live end. The list is always one contiguous
+  // run of seqs [oldest..order.last], detached or not.
+  let detached = false;
+  let liveLast = 0;
+  let loadingNewer = false;
+  let jumpTarget = null; // the seq a window is being loaded for
 
   // Room life: who is online (the header's count and the member panel), who is typing,
   // and what this user has read here (the server's marker, raised by what is on screen).
@@ -157,9 +183,21 @@ import {
     head.append(user, " ", time);
     const body = document.createElement("div");
     body.className = "msg-body";
+    // Under the body: "(edited)" and the reactions' chips.
+    const foot = document.createElement("div");
+    foot.className = "msg-foot";
+    const edited = document.createElement("span");
+    edited.className = "msg-edited";
+    edited.hidden = true;
+    const chips = document.createElement("div");
+    chips.className = "reactions";
+    chips.setAttribute("role", "group");
+    chips.setAttribute("aria-label", gettext("Reactions"));
+    chips.hidden = true;
+    foot.append(edited, chips);
     const face = avatar(m.user);
     if (other) face.dataset.userMenu = m.user; // a click target for the mouse; the name is the button
-    li.append(face, head, body, actions);
+    li.append(face, head, body, foot, actions);
     data.set(li, m);
     fillMessage(li, m);
     return li;
@@ -204,23 +242,128 @@ import {
     return data.get(li).ts;
   }
 
+  // Show message `m` (a new one, or a newer view of a shown one: edited, deleted, its
+  // reactions) in its <li>.
   function fillMessage(li, m) {
+    const full = Object.assign({}, data.get(li), m);
+    data.set(li, full);
+    remember(full);
+    if (full.deleted) return markDeleted(li);
     const body = li.querySelector(".msg-body");
-    li.classList.toggle("edited", Boolean(m.edited_ts));
-    data.set(li, Object.assign({}, data.get(li), m));
-    if (m.deleted) markDeleted(li);
-    else body.textContent = m.body;
+    renderBody(body, full, config.username);
+    const focused = li.contains(document.activeElement);
+    for (const a of body.querySelectorAll("a[href]")) a.tabIndex = focused ? 0 : -1; // keys.js
+    li.classList.toggle("mentions-me", mentionsMe(full, config.username));
+    showEdited(li, full);
+    showQuote(li, full);
+    showReactions(li);
+    refreshQuotes(full);
   }
 
   function markDeleted(li) {
     li.classList.add("deleted");
-    li.querySelector(".msg-body").textContent = DELETED;
+    li.classList.remove("mentions-me", "edited");
+    const body = li.querySelector(".msg-body");
+    body.classList.remove("rich");
+    body.textContent = DELETED;
     const m = data.get(li);
-    if (m) m.deleted = true;
+    if (m) {
+      m.deleted = true;
+      m.body = "";
+      m.html = "";
+      m.reactions = [];
+      remember(m);
+      refreshQuotes(m);
+    }
+    const quote = li.querySelector(".reply-quote");
+    if (quote) quote.remove();
+    const edited = li.querySelector(".msg-edited");
+    if (edited) edited.hidden = true;
+    const chips = li.querySelector(".reactions");
+    if (chips) {
+      chips.replaceChildren();
+      chips.hidden = true;
+    }
+    decorateRich(li);
+    if (editBar.active && editBar.seq === Number(li.dataset.seq)) cancelEdit();
+  }
+
+  function showEdited(li, m) {
+    const mark = li.querySelector(".msg-edited");
+    li.classList.toggle("edited", Boolean(m.edited_ts));
+    if (!mark) return;
+    mark.hidden = !m.edited_ts;
+    if (m.edited_ts) {
+      mark.textContent = gettext("(edited)");
+      mark.title = editedTitle(m.edited_ts, LOCALE);
+    }
   }
 
   function rendered(li, m) {
+    decorateRich(li);
     document.dispatchEvent(new CustomEvent("chat:rendered", { detail: { element: li, message: m } }));
+  }
+
+  // --- replies: the quote above a reply, the originals it quotes -------------------------
+
+  // Every message seen (shown, or fetched for a quote), for quotes and the reply bar.
+  const originals = new Map(); // seq -> message
+  const peeking = new Set(); // seqs asked for with a one-message `history`
+
+  function remember(m) {
+    if (!m || typeof m.seq !== "number") return;
+    originals.set(m.seq, Object.assign({}, originals.get(m.seq), m));
+  }
+
+  function originalOf(seq) {
+    const li = shown.get(seq);
+    return (li && data.get(li)) || originals.get(seq) || null;
+  }
+
+  function showQuote(li, m) {
+    const target = Number(m.reply_to);
+    let quote = li.querySelector(".reply-quote");
+    if (!Number.isSafeInteger(target) || target <= 0) {
+      if (quote) quote.remove();
+      return;
+    }
+    const original = originalOf(target);
+    if (!quote) {
+      quote = quoteElement(target, original, jumpTo);
+      li.querySelector(".msg-body").before(quote);
+    } else fillQuote(quote, original);
+    if (!original) peek(target);
+  }
+
+  // The quotes of message `m`'s replies, after it changed (or arrived).
+  function refreshQuotes(m) {
+    for (const quote of el.list.querySelectorAll('.reply-quote[data-reply-to="' + m.seq + '"]')) {
+      fillQuote(quote, m);
+    }
+  }
+
+  // A quoted message that is not loaded: fetch it alone (`history` after seq - 1).
+  function peek(seq) {
+    if (peeking.has(seq) || !welcomed) return;
+    if (send({ type: "history", after: seq - 1, limit: 1 })) {
+      peeking.add(seq);
+      requests.push({ kind: "peek", seq: seq });
+    }
+  }
+
+  function peekAnswered(request, messages) {
+    peeking.delete(request.seq);
+    for (const m of messages) {
+      remember(m);
+      refreshQuotes(originals.get(m.seq));
+    }
+  }
+
+  // After a (re)connect: the quotes still waiting for their original ask again.
+  function peekMissing() {
+    for (const quote of el.list.querySelectorAll('.reply-quote[data-state="loading"]')) {
+      peek(Number(quote.dataset.replyTo));
+    }
   }
 
   function nearBottom() {
@@ -233,7 +376,10 @@ import {
   }
 
   // Append messages above `last` strictly in seq order; park the rest until the gap is filled.
-  function accept(messages) {
+  // `live`: from the room's live end (a message frame, a welcome), which a detached list
+  // does not show.
+  function accept(messages, live) {
+    if (detached && live) return divert(messages);
     const stick = nearBottom();
     let mine = false;
     let added = 0;
@@ -315,12 +461,14 @@ import {
 
   function showJump() {
     el.jump.hidden = false;
-    el.jump.textContent = format(ngettext("%(n)s new message", "%(n)s new messages", unseen), { n: unseen });
+    el.jump.textContent = detached
+      ? gettext("Jump to latest")
+      : format(ngettext("%(n)s new message", "%(n)s new messages", unseen), { n: unseen });
   }
 
   function seenAll() {
     unseen = 0;
-    el.jump.hidden = true;
+    if (!detached) el.jump.hidden = true;
   }
 
   // Older messages (a `history` `before` page) go on top, keeping the view where it was.
@@ -435,7 +583,8 @@ import {
 
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + location.host + config.ws_path + "?since=" + order.last;
+    // Detached, the socket resumes from the live end (the window is history already).
+    return scheme + location.host + config.ws_path + "?since=" + (detached ? Math.max(liveLast, order.last) : order.last);
   }
 
   function connect() {
@@ -532,6 +681,9 @@ import {
     welcomed = false;
     requests = [];
     loadingOlder = false;
+    loadingNewer = false;
+    jumpTarget = null;
+    peeking.clear();
     clearTimeout(healthyTimer);
     clearTimeout(welcomeTimer);
     clearInterval(pingTimer);
@@ -636,7 +788,14 @@ import {
       case "welcome":
         return onWelcome(frame);
       case "message":
-        if (frame.message) accept([frame.message]);
+        if (frame.message) accept([frame.message], true);
+        return;
+      case "message_edited":
+        return onEdited(frame.message);
+      case "reactions":
+        return onReactions(frame);
+      case "ok":
+        if (frame.command === "edit") editAnswered(frame);
         return;
       case "history":
         return onHistory(frame);
@@ -646,11 +805,18 @@ import {
         clearTimeout(pongTimer);
         pongTimer = null;
         // The server's newest seq: above ours means a live frame went missing.
-        if (typeof frame.last_seq === "number" && frame.last_seq > order.last) askForGap();
+        if (typeof frame.last_seq === "number" && frame.last_seq > order.last) {
+          if (detached) liveLast = Math.max(liveLast, frame.last_seq);
+          else askForGap();
+        }
         return;
       case "message_deleted": {
         const li = shown.get(frame.seq);
         if (li) markDeleted(li);
+        else if (originals.has(frame.seq)) {
+          const m = Object.assign(originals.get(frame.seq), { deleted: true, body: "", html: "" });
+          refreshQuotes(m);
+        }
         return;
       }
       case "room_updated":
@@ -668,6 +834,17 @@ import {
           refreshTitle();
         }
         return;
+    }
+  }
+
+  // A message as it is now (`message_edited`): in place, wherever it shows.
+  function onEdited(m) {
+    if (!m || typeof m.seq !== "number") return;
+    const li = shown.get(m.seq);
+    if (li) fillMessage(li, m);
+    else {
+      remember(m);
+      refreshQuotes(originals.get(m.seq));
     }
   }
 
@@ -690,7 +867,8 @@ import {
     reads.known(frame.last_read);
     reads.setLimit(frame.last_seq);
     setRoom(frame.room);
-    accept(frame.messages || []);
+    if (detached) liveLast = Math.max(liveLast, frame.last_seq || 0);
+    accept(frame.messages || [], true);
     if (firstWelcome) {
       firstWelcome = false;
       // Read on another tab since the page was rendered: the divider follows the marker.
@@ -700,21 +878,31 @@ import {
     if (frame.has_more_after || (frame.last_seq || 0) > order.last) askForGap(true);
     updateComposer();
     flushOutbox();
+    peekMissing();
   }
 
   function askForGap(force) {
-    if (!welcomed) return;
+    if (!welcomed || detached) return; // detached: the reader pages down (loadNewer)
     if (!force && gapAskedAt === order.last) return; // already asked from here; wait for it
     gapAskedAt = order.last;
     if (send({ type: "history", after: order.last, limit: GAP_PAGE })) requests.push("after");
   }
 
   function onHistory(frame) {
-    const kind = requests.shift();
+    const request = requests.shift();
+    const kind = request && typeof request === "object" ? request.kind : request;
     const messages = frame.messages || [];
     if (kind === "before") {
       loadingOlder = false;
       prepend(messages, Boolean(frame.has_more));
+      return;
+    }
+    if (kind === "peek") return peekAnswered(request, messages);
+    if (kind === "around") return aroundAnswered(request, frame);
+    if (kind === "newer") return newerAnswered(frame);
+    if (kind === "latest") return latestAnswered(frame);
+    if (detached) {
+      gapAskedAt = -1; // a gap asked for before the list was detached: not this list's
       return;
     }
     const before = order.last;
@@ -749,10 +937,17 @@ import {
     }
     // Our posts always carry a client_id. A history request can only fail as `unavailable`
     // (we never send a malformed one); other errors answer moderation commands (moderation.js).
-    if (!frame.client_id && frame.code === ERROR.UNAVAILABLE && requests.length) {
-      if (requests.shift() === "before") loadingOlder = false;
-      else gapAskedAt = -1;
+    if (!frame.client_id && !frame.command && frame.code === ERROR.UNAVAILABLE && requests.length) {
+      const request = requests.shift();
+      const kind = request && typeof request === "object" ? request.kind : request;
+      if (kind === "before") loadingOlder = false;
+      else if (kind === "newer") loadingNewer = false;
+      else if (kind === "peek") peeking.delete(request.seq);
+      else if (kind === "around") jumpTarget = null;
+      else if (kind !== "latest") gapAskedAt = -1;
     }
+    if (frame.command === "edit") editAnswered(frame);
+    if (frame.command === "react") reactionRefused();
     // A command whose dialog is open says its refusal there (people.js claims it).
     if (frame.command && claimed.has(frame.command)) return;
     showNotice(errorText(frame, { locale: LOCALE }));
@@ -772,7 +967,14 @@ import {
 
   function saveOutbox() {
     try {
-      const keep = outbox.map((e) => ({ client_id: e.client_id, body: e.body, status: e.status, error: e.error, reason: e.reason }));
+      const keep = outbox.map((e) => ({
+        client_id: e.client_id,
+        body: e.body,
+        reply_to: e.reply_to,
+        status: e.status,
+        error: e.error,
+        reason: e.reason,
+      }));
       if (keep.length) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(keep));
       else sessionStorage.removeItem(STORAGE_KEY);
     } catch (err) {
@@ -810,7 +1012,9 @@ import {
         continue;
       }
       if (entry.retryAfter && entry.retryAfter > now) continue;
-      if (!send({ type: "message", body: entry.body, client_id: entry.client_id })) return;
+      const post = { type: "message", body: entry.body, client_id: entry.client_id };
+      if (Number.isSafeInteger(entry.reply_to) && entry.reply_to > 0) post.reply_to = entry.reply_to;
+      if (!send(post)) return;
       entry.sentOn = connId;
       entry.sentAt = now;
       delete entry.retryAfter;
@@ -866,6 +1070,7 @@ import {
   }
 
   function submit() {
+    if (editBar.active) return saveEdit();
     const body = el.input.value.trim();
     if (!body || finalState || blockedReason()) return;
     if (counterState(body, config.max_length).over) {
@@ -873,7 +1078,11 @@ import {
       el.input.focus();
       return; // never cut: the counter says how much to remove
     }
-    outbox.push({ client_id: newClientId(), body: body, status: "pending" });
+    const entry = { client_id: newClientId(), body: body, status: "pending" };
+    if (replyBar.active) entry.reply_to = replyBar.seq;
+    cancelReply();
+    if (detached) goLatest(); // what is sent shows at the live end
+    outbox.push(entry);
     typingSender.reset(); // the next message's first keystroke says "typing" at once
     saveOutbox();
     renderOutbox();
@@ -978,6 +1187,370 @@ import {
     }
   }
 
+  // --- rich messages: the per-message actions ------------------------------------------
+
+  // React, Reply and (on the user's own, within the edit window) Edit, first in the
+  // message's .msg-actions (moderation.js adds its own after them).
+  function richButton(label, action, title, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link-button rich-action";
+    b.dataset.action = action;
+    b.textContent = label;
+    b.title = title;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function decorateRich(li) {
+    const box = li.querySelector(".msg-actions");
+    if (!box) return;
+    box.querySelectorAll(".rich-action").forEach((b) => b.remove());
+    const m = data.get(li);
+    const seq = Number(li.dataset.seq);
+    if (!m || !seq || m.deleted || li.classList.contains("deleted")) return;
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", gettext("Message actions"));
+    const buttons = [];
+    const react = richButton(gettext("React"), "react", gettext("Add a reaction"), () => openPicker(seq, react));
+    react.setAttribute("aria-haspopup", "dialog");
+    buttons.push(react);
+    buttons.push(richButton(gettext("Reply"), "reply", gettext("Reply to this message"), () => startReply(seq)));
+    if (editable(m, config.username, config.edit_window)) {
+      buttons.push(richButton(gettext("Edit"), "edit", gettext("Edit this message"), () => startEdit(seq)));
+    }
+    const focused = li.contains(document.activeElement);
+    for (const b of buttons) b.tabIndex = focused ? 0 : -1;
+    box.prepend(...buttons);
+  }
+
+  // --- reactions ---------------------------------------------------------------------------
+
+  const picker = new Picker();
+  const pendingReactions = new Map(); // seq -> Map(emoji -> {on, at}): clicks not yet confirmed
+  const reactionsMax = Number(config.reactions_max) || REACTIONS_MAX;
+
+  function showReactions(li) {
+    const seq = Number(li.dataset.seq);
+    const m = data.get(li);
+    const box = li.querySelector(".reactions");
+    if (!box || !m) return;
+    const pending = pendingReactions.get(seq);
+    if (pending) {
+      settle(m.reactions, pending, config.username, Date.now());
+      if (!pending.size) pendingReactions.delete(seq);
+    }
+    const had = box.contains(document.activeElement) ? document.activeElement.dataset.emoji || "+" : null;
+    renderChips(box, merged(m.reactions, pendingReactions.get(seq), config.username), config.username, {
+      onToggle: (emoji) => toggleReaction(seq, emoji),
+      onAdd: (button) => openPicker(seq, button),
+    });
+    // Focus stays on the chip that was clicked (its list was rebuilt).
+    if (had !== null) {
+      const again = had === "+"
+        ? box.querySelector(".reaction-add")
+        : Array.from(box.querySelectorAll(".reaction")).find((b) => b.dataset.emoji === had);
+      (again || li).focus();
+    }
+    const tabbable = li.contains(document.activeElement);
+    for (const b of box.querySelectorAll("button")) if (!b.contains(document.activeElement)) b.tabIndex = tabbable ? 0 : -1;
+  }
+
+  function displayedReactions(seq) {
+    const li = shown.get(seq);
+    const m = li && data.get(li);
+    return m ? merged(m.reactions, pendingReactions.get(seq), config.username) : [];
+  }
+
+  function toggleReaction(seq, emoji) {
+    const li = shown.get(seq);
+    if (!li) return;
+    const now = displayedReactions(seq);
+    if (!mayAdd(now, emoji, reactionsMax)) {
+      showNotice(format(gettext("This message has the most reactions it can have (%(n)s)."), { n: reactionsMax }));
+      return;
+    }
+    if (!send({ type: "react", seq: seq, emoji: emoji })) {
+      showNotice(gettext("You are not connected right now. Try again in a moment."));
+      return;
+    }
+    if (!pendingReactions.has(seq)) pendingReactions.set(seq, new Map());
+    pendingReactions.get(seq).set(emoji, { on: !hasReacted(now, emoji, config.username), at: Date.now() });
+    showReactions(li);
+    // A toggle the server never answers stops showing.
+    setTimeout(() => {
+      const again = shown.get(seq);
+      if (again) showReactions(again);
+    }, PENDING_MS + 100);
+  }
+
+  function openPicker(seq, opener) {
+    picker.open(opener, {
+      reactions: displayedReactions(seq),
+      me: config.username,
+      max: reactionsMax,
+      onPick: (emoji) => toggleReaction(seq, emoji),
+    });
+  }
+
+  function onReactions(frame) {
+    const li = shown.get(frame.seq);
+    const m = li ? data.get(li) : originals.get(frame.seq);
+    if (!m) return;
+    m.reactions = Array.isArray(frame.reactions) ? frame.reactions : [];
+    if (li) showReactions(li);
+  }
+
+  // A refused `react`: the clicks waiting for the server show as it says again.
+  function reactionRefused() {
+    const seqs = Array.from(pendingReactions.keys());
+    pendingReactions.clear();
+    for (const seq of seqs) {
+      const li = shown.get(seq);
+      if (li) showReactions(li);
+    }
+  }
+
+  // --- the composer's modes: a reply, an edit ---------------------------------------------
+
+  const replyBar = new ReplyBar(el.replyBar, () => el.input.focus());
+  const editBar = new EditBar(el.editBar, () => cancelEdit());
+
+  function startReply(seq) {
+    const m = originalOf(seq);
+    if (!m || finalState) return;
+    if (editBar.active) cancelEdit();
+    replyBar.set(m);
+    if (!el.input.disabled) el.input.focus();
+  }
+
+  function cancelReply() {
+    replyBar.clear();
+  }
+
+  function startEdit(seq) {
+    const m = originalOf(seq);
+    if (!m || m.user !== config.username || m.deleted) return;
+    if (!editable(m, config.username, config.edit_window)) {
+      showNotice(gettext("You can no longer edit this message."));
+      const li = shown.get(seq);
+      if (li) decorateRich(li);
+      return;
+    }
+    if (el.input.disabled) return;
+    if (replyBar.active) cancelReply();
+    const draft = editBar.active ? editBar.draft : el.input.value;
+    for (const x of el.list.querySelectorAll("li.msg.editing")) x.classList.remove("editing");
+    editBar.set(m, draft);
+    const li = shown.get(seq);
+    if (li) li.classList.add("editing");
+    el.input.value = m.body;
+    resizeInput();
+    updateCounter();
+    el.input.focus();
+    el.input.setSelectionRange(el.input.value.length, el.input.value.length);
+  }
+
+  function cancelEdit() {
+    if (!editBar.active) return;
+    for (const x of el.list.querySelectorAll("li.msg.editing")) x.classList.remove("editing");
+    el.input.value = editBar.clear();
+    resizeInput();
+    updateCounter();
+    if (!el.input.disabled) el.input.focus();
+  }
+
+  function saveEdit() {
+    const body = el.input.value.trim();
+    const m = originalOf(editBar.seq);
+    if (!body || editBar.saving) return;
+    if (counterState(body, config.max_length).over) {
+      updateCounter();
+      return;
+    }
+    if (m && body === m.body) return cancelEdit(); // unchanged: nothing to send
+    if (!send({ type: "edit", seq: editBar.seq, body: body })) {
+      showNotice(gettext("You are not connected right now. Try again in a moment."));
+      return;
+    }
+    editBar.saving = true;
+  }
+
+  function editAnswered(frame) {
+    if (!editBar.active) return;
+    if (frame.type === "ok") {
+      if (Number(frame.seq) === editBar.seq || frame.seq === undefined) cancelEdit();
+    } else editBar.saving = false; // refused: still editing, the banner says why
+  }
+
+  // --- mentions ----------------------------------------------------------------------------
+
+  // Who may be mentioned from here: a private room's members; else who is online and the
+  // authors of what is loaded.
+  function mentionable() {
+    if (config.room.private && Array.isArray(config.room.members)) return config.room.members;
+    const names = new Set(members.members.list());
+    for (const m of messagesShown()) names.add(m.user);
+    return Array.from(names);
+  }
+
+  const mentionBox = new MentionBox({
+    input: el.input,
+    list: el.mentionList,
+    status: el.mentionStatus,
+    people: mentionable,
+    me: config.username,
+  });
+
+  // --- jumping to a message, and the window around it -------------------------------------
+
+  const AROUND = 50; // a window: 24 messages before the target, it, and 25 after
+
+  // Scroll to message `seq`, highlight it briefly and focus it; when it is not loaded,
+  // load a window around it first.
+  function jumpTo(seq) {
+    seq = Number(seq);
+    if (!Number.isSafeInteger(seq) || seq <= 0) return;
+    const li = shown.get(seq);
+    if (li) return highlight(li);
+    if (!welcomed) {
+      showNotice(gettext("You are not connected right now. Try again in a moment."));
+      return;
+    }
+    const after = Math.max(0, seq - AROUND / 2);
+    if (send({ type: "history", after: after, limit: AROUND })) {
+      jumpTarget = seq;
+      requests.push({ kind: "around", seq: seq });
+    }
+  }
+
+  function highlight(li) {
+    li.scrollIntoView({ block: "center" });
+    li.classList.remove("flash");
+    void li.offsetWidth; // restart the animation
+    li.classList.add("flash");
+    setTimeout(() => li.classList.remove("flash"), 2500);
+    li.focus({ preventScroll: true });
+    checkReadSoon();
+  }
+
+  // Replace the whole list with `messages` (contiguous, oldest first). `live`: they reach
+  // the room's end (the server said no more after them), else the list is detached.
+  function resetList(messages, live) {
+    if (!messages.length) return;
+    if (!detached) liveLast = Math.max(liveLast, order.last);
+    el.list.replaceChildren();
+    shown.clear();
+    order.ahead.clear();
+    order.last = messages[0].seq - 1;
+    oldest = null;
+    hasMoreBefore = messages[0].seq > 1;
+    unreadFrom = null;
+    openDivider = null;
+    detached = !live;
+    appendPage(messages);
+    seenAll();
+    if (detached) showJump();
+    else {
+      liveLast = Math.max(liveLast, order.last);
+      if (liveLast > order.last) askForGap(true);
+    }
+  }
+
+  // A page of history appended below the list (no "new messages" for it: it is old).
+  function appendPage(messages) {
+    const { display, known } = order.take(messages);
+    for (const m of known) {
+      const li = shown.get(m.seq);
+      if (li) fillMessage(li, m);
+    }
+    const added = [];
+    for (const m of display) {
+      const li = buildMessage(m);
+      el.list.appendChild(li);
+      shown.set(m.seq, li);
+      if (oldest === null) oldest = m.seq;
+      added.push([li, m]);
+    }
+    if (added.length) relayout();
+    showOlderControls();
+    for (const [li, m] of added) rendered(li, m);
+    reads.setLimit(Math.max(order.last, liveLast));
+  }
+
+  function aroundAnswered(request, frame) {
+    if (jumpTarget === request.seq) jumpTarget = null;
+    const messages = (frame.messages || []).filter((m) => m && typeof m.seq === "number");
+    for (const m of messages) remember(m);
+    if (!messages.length) return;
+    if (shown.has(request.seq)) return highlight(shown.get(request.seq)); // loaded meanwhile
+    resetList(messages, !frame.has_more);
+    const li = shown.get(request.seq);
+    if (li) highlight(li);
+  }
+
+  // Detached, scrolled to the bottom: the next page down.
+  function loadNewer() {
+    if (!detached || loadingNewer || !welcomed) return;
+    if (send({ type: "history", after: order.last, limit: PAGE })) {
+      loadingNewer = true;
+      requests.push("newer");
+    }
+  }
+
+  function newerAnswered(frame) {
+    loadingNewer = false;
+    if (!detached) return;
+    appendPage(frame.messages || []);
+    if (!frame.has_more) attach();
+  }
+
+  // The list reaches the live end again.
+  function attach() {
+    detached = false;
+    liveLast = Math.max(liveLast, order.last);
+    seenAll();
+    if (liveLast > order.last) askForGap(true);
+  }
+
+  // "Jump to latest" while detached: the latest page, as a fresh list.
+  function goLatest() {
+    if (!detached) {
+      scrollToBottom();
+      seenAll();
+      return;
+    }
+    if (send({ type: "history", limit: PAGE })) requests.push("latest");
+  }
+
+  function latestAnswered(frame) {
+    if (!detached) return;
+    const messages = frame.messages || [];
+    if (!messages.length) return;
+    resetList(messages, true);
+    hasMoreBefore = Boolean(frame.has_more);
+    showOlderControls();
+    scrollToBottom();
+    if (!el.input.disabled) el.input.focus();
+  }
+
+  // A live message while detached: not shown (the list would have a hole), only counted.
+  function divert(messages) {
+    for (const m of messages) {
+      if (!m || typeof m.seq !== "number") continue;
+      settleOutbox(m);
+      remember(m);
+      const li = shown.get(m.seq);
+      if (li) fillMessage(li, m);
+      if (m.seq > liveLast) {
+        liveLast = m.seq;
+        if (m.user !== config.username) typists.stop(m.user);
+      }
+    }
+    reads.setLimit(Math.max(order.last, liveLast));
+    showJump();
+  }
+
   // --- wiring ----------------------------------------------------------------------------
 
   el.form.addEventListener("submit", function (event) {
@@ -985,19 +1558,34 @@ import {
     submit();
   });
   el.input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (mentionBox.keydown(event)) return; // the suggestions took it
+    if (event.isComposing) return;
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       submit();
+    } else if (event.key === "Escape" && (editBar.active || replyBar.active)) {
+      event.preventDefault();
+      event.stopPropagation();
+      if (editBar.active) cancelEdit();
+      else cancelReply();
+    } else if (event.key === "ArrowUp" && !el.input.value && !editBar.active && !event.altKey && !event.shiftKey) {
+      const m = lastEditable(messagesShown(), config.username, config.edit_window);
+      if (m) {
+        event.preventDefault();
+        startEdit(m.seq);
+      }
     }
   });
   el.input.addEventListener("input", function () {
     resizeInput();
     updateCounter();
+    if (editBar.active) return; // an edit is not a message being typed
     if (welcomed && !el.input.disabled && typingSender.input(el.input.value, Date.now())) {
       send({ type: "typing" });
     }
   });
   el.jump.addEventListener("click", function () {
+    if (detached) return goLatest();
     scrollToBottom();
     seenAll();
     el.input.focus();
@@ -1006,7 +1594,8 @@ import {
   el.scroller.addEventListener("scroll", function () {
     checkReadSoon();
     if (el.scroller.scrollTop < 120) loadOlder();
-    if (nearBottom()) {
+    if (detached && nearBottom()) loadNewer();
+    else if (nearBottom()) {
       seenAll();
       if (unreadFrom && document.hasFocus()) unreadFrom = null; // the divider stays where it is
     }
@@ -1048,6 +1637,9 @@ import {
       return welcomed;
     },
     members: members,
+    // Scroll to message `seq` (loading a window of history around it when it is not
+    // loaded), highlight and focus it: reply quotes, and later search results.
+    jumpTo: jumpTo,
   };
 
   function start() {

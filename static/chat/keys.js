@@ -34,9 +34,12 @@ function messages() {
 }
 
 // A message's actions, and its author's name (a button that opens their card: people.js)
-// when it shows (a burst's later messages hide it).
+// when it shows (a burst's later messages hide it); its reply quote, reaction chips and
+// links too.
+const IN_MESSAGE = ".msg-actions button, button.msg-user, .reply-quote, .reactions button, .msg-body a[href]";
+
 function setActionsTabbable(li, on) {
-  li.querySelectorAll(".msg-actions button, button.msg-user").forEach((b) => {
+  li.querySelectorAll(IN_MESSAGE).forEach((b) => {
     const hiddenName = b.classList.contains("msg-user") && li.classList.contains("cont");
     b.tabIndex = on && !hiddenName ? 0 : -1;
   });

@@ -144,7 +144,10 @@
   function decorate(li) {
     const box = li.querySelector(".msg-actions");
     if (!box) return;
-    box.replaceChildren();
+    // Only this script's buttons: chat.js puts React, Reply and Edit in the same box.
+    box.querySelectorAll(".mod-action").forEach(function (b) {
+      b.remove();
+    });
     const seq = Number(li.dataset.seq);
     const author = li.dataset.user || "";
     if (!seq || li.classList.contains("deleted")) return;
@@ -204,7 +207,7 @@
         });
       }));
     }
-    box.querySelectorAll("button").forEach(function (b) {
+    box.querySelectorAll(".mod-action").forEach(function (b) {
       b.tabIndex = li.contains(document.activeElement) ? 0 : -1;
     });
   }

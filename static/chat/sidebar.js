@@ -10,13 +10,14 @@
 // Direct conversations (`dm: true`) are listed apart, by the other side's name (`with`)
 // with their avatar; a private room has a lock. Each whole list is passed on as a
 // chat:roomlist event (chat.js tells a removal from a network failure by it). A
-// `notification` of kind dm while the tab is hidden becomes a browser notification, once
-// the user turned them on with the footer's button (never asked on page load).
+// `notification` (kind dm, or mention: someone @mentioned the user) while the tab is
+// hidden becomes a browser notification, once the user turned them on with the footer's
+// button (never asked on page load; notify.js).
 // `sendHome` lets the room list page send `open_dm` on this socket.
-import { gettext } from "./i18n.js";
 import { CLOSE, backoffDelay, readFrame } from "./delivery.js";
 import { configureTitle, counts, seedFrom, showBadges } from "./unread.js";
 import { colourAvatars, roomIcon, roomLabel } from "./rooms.js";
+import { notify as notifyUser, setUpControl } from "./notify.js";
 
 const nav = document.getElementById("sidebar");
 const list = document.getElementById("room-list");
@@ -60,8 +61,13 @@ function itemOf(slug) {
   return null;
 }
 
+// Each room's name as the list shows it (a mention's notification names the room).
+const names = new Map();
+
 export function render(rooms) {
   if (!list || !Array.isArray(rooms)) return;
+  names.clear();
+  for (const r of rooms) if (r && typeof r.slug === "string") names.set(r.slug, roomLabel(r, me));
   const ordinary = rooms.filter((r) => r && typeof r.slug === "string" && !r.dm);
   const direct = rooms.filter((r) => r && typeof r.slug === "string" && r.dm);
   list.replaceChildren(...ordinary.map(item));
@@ -213,78 +219,27 @@ document.addEventListener("keydown", function (event) {
   }
 });
 
-// --- notifications of direct messages -----------------------------------------------------
+// --- notifications: direct messages and mentions ----------------------------------------
 
 // Only the home socket's copy is shown (a room socket carries the same frame): one per
-// message per tab, and the tag makes it one per message across tabs too.
-const notifyButton = document.getElementById("notify-enable");
-const notifyNote = document.getElementById("notify-note");
-const ASKED_KEY = "chat.notifications.asked";
-
-function notificationsSupported() {
-  return typeof window.Notification === "function";
-}
-
-function asked() {
-  try {
-    return localStorage.getItem(ASKED_KEY) === "1";
-  } catch (err) {
-    return false;
-  }
-}
-
-// The footer's "Turn on notifications": while the browser has not been asked, and this
-// user has not been asked from here before (once is polite).
-function showNotifyButton() {
-  if (!notifyButton) return;
-  notifyButton.hidden = !notificationsSupported() || Notification.permission !== "default" || asked();
-}
-
-if (notifyButton) {
-  notifyButton.addEventListener("click", function () {
-    try {
-      localStorage.setItem(ASKED_KEY, "1");
-    } catch (err) {
-      /* storage disabled: the browser remembers its own answer */
-    }
-    const done = function (answer) {
-      showNotifyButton();
-      if (notifyNote) {
-        notifyNote.textContent = answer === "granted"
-          ? gettext("Notifications are on for direct messages while this tab is in the background.")
-          : gettext("Notifications are off. Your browser's site settings can turn them on.");
-      }
-    };
-    try {
-      const asking = Notification.requestPermission(done);
-      if (asking && typeof asking.then === "function") asking.then(done, () => done("denied"));
-    } catch (err) {
-      done("denied");
-    }
-  });
-  showNotifyButton();
-}
+// message per tab, and the tag makes it one per message across tabs too (notify.js).
+setUpControl({
+  button: document.getElementById("notify-enable"),
+  dismiss: document.getElementById("notify-dismiss"),
+  note: document.getElementById("notify-note"),
+});
 
 function notify(frame) {
-  if (frame.kind !== "dm" || !frame.message || typeof frame.room !== "string") return;
-  if (document.visibilityState !== "hidden") return; // on screen: the page shows it
-  if (!notificationsSupported() || Notification.permission !== "granted") return;
-  const m = frame.message;
-  let note;
-  try {
-    note = new Notification(String(m.user || ""), {
-      body: String(m.body || "").slice(0, 200),
-      tag: "dm:" + frame.room + ":" + m.seq,
-      lang: document.documentElement.lang || undefined,
-    });
-  } catch (err) {
-    return; // e.g. a platform that only notifies through a service worker
-  }
-  note.onclick = function () {
-    window.focus();
-    note.close();
-    if (frame.room !== current) location.href = roomUrl(frame.room);
-  };
+  notifyUser(frame, {
+    roomName: (slug) => {
+      const li = names.has(slug) ? null : itemOf(slug);
+      const name = li && li.querySelector(".room-name");
+      return names.get(slug) || (name && name.textContent) || slug;
+    },
+    open: (slug) => {
+      if (slug !== current) location.href = roomUrl(slug);
+    },
+  });
 }
 
 // --- a message carried over from the last page ("You left Design Review") ---------------
