@@ -2,7 +2,7 @@
 // "detail", ...}, docs/protocol.md "Error codes") says what happened in `code`; its `detail`
 // is English, for humans reading the protocol. The page shows its own sentence for every
 // code it knows, through the scripts' catalogue (i18n.js), shaped by the frame's other
-// fields: `command` (the moderation command refused), `retry_after` (rate_limited, seconds)
+// fields: `command` (the command refused: moderation, members, edit, react), `retry_after` (rate_limited, seconds)
 // and `until` (a mute's end), and by what the page knows (its room is locked; the user a
 // member command named, and whether they are a member already). Only for a code it does
 // not know does it show `detail`.
@@ -48,6 +48,8 @@ function forbidden(frame, options) {
     return gettext("You may not post in this room now.");
   }
   if (command === "delete") return gettext("You may not delete this message.");
+  if (command === "edit") return gettext("You can no longer edit this message.");
+  if (command === "react") return gettext("You may not react in this room now.");
   if (USER_COMMANDS.has(command)) return gettext("You may not do that to this user in this room.");
   if (command === "room_settings") return gettext("You may not change this room's settings.");
   if (MANAGER_COMMANDS.has(command)) return gettext("Only the room's owner and moderators can do that.");
@@ -75,7 +77,10 @@ function badRequest(frame, options) {
   const { command } = frame;
   const user = typeof options.user === "string" && options.user ? options.user : null;
   if (!command) return gettext("The server could not read this message.");
-  if (command === "delete" || command === "report") return gettext("That message is not in this room.");
+  if (command === "delete" || command === "report" || command === "edit") return gettext("That message is not in this room.");
+  if (command === "react") {
+    return gettext("That reaction cannot be added: one emoji each, at most 20 different ones on a message, and none on a deleted one.");
+  }
   if (USER_COMMANDS.has(command)) return gettext("There is no user of that name.");
   if (command === "room_settings") return gettext("Slow mode is 0 to 3600 seconds.");
   if (command === "invite") {

@@ -22,6 +22,7 @@ import {
 import { EXCERPT_CHARS, excerpt, quoteText } from "../../static/chat/replies.js";
 import { editable, editedTitle, lastEditable } from "../../static/chat/edits.js";
 import { notificationText } from "../../static/chat/notify.js";
+import { errorText } from "../../static/chat/errors.js";
 
 test("emoji: exactly one grapheme cluster that is an emoji", () => {
   for (const ok of ["👍", "❤️", "👍🏽", "👩‍👩‍👧", "🏳️‍🌈", "🇯🇵", "1️⃣", "#️⃣", "*⃣", "✅", "©️", " 🎉 "]) {
@@ -181,4 +182,13 @@ test("notifications: a mention names who and where; a dm the sender", () => {
   assert.equal(notificationText({ kind: "other", room: "lobby", message }), null);
   assert.equal(notificationText({ kind: "mention", message }), null);
   assert.equal(notificationText(null), null);
+});
+
+test("errors: refused edits and reactions say what happened", () => {
+  assert.equal(errorText({ code: "forbidden", command: "edit" }), "You can no longer edit this message.");
+  assert.equal(errorText({ code: "bad_request", command: "edit" }), "That message is not in this room.");
+  assert.equal(errorText({ code: "too_long", command: "edit" }), "This message is too long.");
+  assert.equal(errorText({ code: "forbidden", command: "react" }), "You may not react in this room now.");
+  assert.match(errorText({ code: "bad_request", command: "react" }), /^That reaction cannot be added: one emoji each/);
+  assert.equal(errorText({ code: "rate_limited", command: "react", retry_after: 2 }), "Too many at once. Try again in 2 seconds.");
 });
