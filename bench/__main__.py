@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
     run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
     run.add_argument(
-        "--scenarios", help="comma-separated: burst,paced,slow,history,idle,cross,roomlife"
+        "--scenarios",
+        help="comma-separated: burst,paced,slow,history,idle,cross,roomlife,render,formatted",
     )
     run.add_argument("--targets", help="comma-separated: site,tutorial,bare (default: all)")
     run.add_argument("--out", type=Path, default=ROOT / "bench" / "results")

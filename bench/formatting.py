@@ -56,12 +56,46 @@ KINDS: dict[str, str] = {
     # (lazy continuation), so the cost is lines x depth, bounded by the block nesting limit.
     "> x6 then x\\n lines": _fill("> " * 6 + "x\n" * LENGTH),
     "> x50 then x\\n lines": _fill("> " * 50 + "x\n" * LENGTH),
-    "```-fence in > x50": _fill("> " * 50 + "```\n" + "x\n" * LENGTH),
+    "fence in > x50": _fill("> " * 50 + "```\n" + "x\n" * LENGTH),
     "plain prose": _fill(_PROSE),
     "realistic formatted": _fill(_REALISTIC),
     "typical 1,000 chars": _fill(_REALISTIC, 1000),
 }
 PROSE = "plain prose"
+
+
+# The formatted scenario: the burst with a Markdown-heavy text after each payload (bold,
+# emphasis, inline code, a link, a bare URL, strikethrough, a mention of the sender, who
+# exists: one lookup per post, and no notification, since nobody is told of mentioning
+# themselves), against prose of the same length: the same bytes in, only the markup differs.
+FORMATTED_TEXT = (
+    "**deploy** is _done_: `fanout.py` fixed, see [the runbook](https://example.com/runbook) "
+    "and https://www.djangoproject.com/ ~~flaky~~ @{sender}"
+)
+PLAIN_TEXT = (
+    "the deploy is done and the fan-out module is fixed, see the runbook on the wiki and the "
+    "project's page for the details, nothing flaky today, thanks to all of you and the team"
+)
+
+
+def burst_texts(sender: str) -> dict[str, str]:
+    """{"plain": prose, "formatted": Markdown}, of the same length."""
+    formatted = FORMATTED_TEXT.format(sender=sender)
+    plain = _fill(PLAIN_TEXT, len(formatted))
+    return {"plain": plain, "formatted": formatted}
+
+
+def rendered_sizes(texts: dict[str, str], sender: str) -> dict[str, dict[str, int]]:
+    """What each variant's message carries: the body's and the html's length (a payload's
+    worth of digits in front, as the sender posts them)."""
+    from chat.formatting import render
+
+    sizes = {}
+    for variant, text in texts.items():
+        body = f"bench:123:{time.monotonic_ns()} {text}"
+        out = render(body, lambda names: {n: sender for n in names if n == sender})
+        sizes[variant] = {"body_chars": len(body), "html_chars": len(out.html)}
+    return sizes
 
 
 def _resolve(names: Iterable[str]) -> dict[str, str]:

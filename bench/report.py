@@ -184,7 +184,128 @@ def summary(data: dict[str, Any]) -> Rows:
                 if one.get("client_cpu_us_per_delivery") is not None:
                     lines.append(cpu_line(asgi, target_name, one, two))
         lines += room_life_lines(rows, asgi)
+        lines += formatted_lines(rows, asgi)
+    lines += render_lines(rows)
     return lines
+
+
+def _median(runs: Rows, key: str, digits: int = 1) -> float | None:
+    values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+    return round(statistics.median(values), digits) if values else None
+
+
+def formatted_lines(rows: Rows, asgi: str) -> Rows:
+    """The formatted scenario: the burst's deliveries/s with Markdown-heavy bodies against
+    prose of the same length, as medians of the runs of each variant (alternated in the same
+    run), and what each message carried."""
+    runs = {
+        v: [r for r in rows if (r["scenario"], r["asgi"], r["variant"]) == ("formatted", asgi, v)]
+        for v in ("plain", "formatted")
+    }
+    plain, rich = runs["plain"], runs["formatted"]
+    if not plain or not rich:
+        return []
+
+    def text(what: str, value: str) -> Row:
+        return {"figure": f"formatted: {what}", "asgi": asgi, "text": value, "target": ""}
+
+    n, m = plain[0]["receivers"], plain[0]["messages"]
+    rate = ratio(_median(rich, "deliveries_per_s"), _median(plain, "deliveries_per_s"))
+    lost = sum(r["lost"] + r["dup"] for r in plain + rich)
+    out = [
+        {
+            "figure": f"formatted: burst deliveries/s, plain → formatted ({n:,} sockets x "
+            f"{m:,} messages, medians of {len(plain)} + {len(rich)})",
+            "asgi": asgi,
+            "site": rate,
+            "one": _median(plain, "deliveries_per_s"),
+            "two": _median(rich, "deliveries_per_s"),
+            "lost": lost,
+            "target": ">= 0.9x, 0 lost",
+            "met": rate is not None and rate >= 0.9 and lost == 0,
+        },
+        text(
+            "each run's deliveries/s, in order",
+            ", ".join(
+                f"{r['variant']} {fmt(r['deliveries_per_s'])}"
+                for r in rows
+                if (r["scenario"], r["asgi"]) == ("formatted", asgi)
+            ),
+        ),
+    ]
+    for key in ("p50_ms", "p99_ms"):
+        out.append(
+            text(
+                f"burst latency {key[:3]} ms, plain → formatted",
+                f"{fmt(_median(plain, key))} → {fmt(_median(rich, key))}",
+            )
+        )
+    out.append(
+        text(
+            "a message's body and html, chars, plain → formatted",
+            f"body {plain[0]['body_chars']} → {rich[0]['body_chars']}, "
+            f"html {plain[0]['html_chars']} → {rich[0]['html_chars']}",
+        )
+    )
+    if _median(plain, "client_cpu_us_per_delivery") is not None:
+        out.append(
+            text(
+                "CPU µs per delivery, server + load clients, plain → formatted",
+                f"{fmt(_median(plain, 'server_cpu_us_per_delivery'))} + "
+                f"{fmt(_median(plain, 'client_cpu_us_per_delivery'))} → "
+                f"{fmt(_median(rich, 'server_cpu_us_per_delivery'))} + "
+                f"{fmt(_median(rich, 'client_cpu_us_per_delivery'))}",
+            )
+        )
+    return out
+
+
+def render_lines(rows: Rows) -> Rows:
+    """The render scenario's summary: plain prose, the slowest body, and the typical one
+    (the full table is render_table)."""
+    runs = [r for r in rows if r["scenario"] == "render"]
+    if not runs:
+        return []
+    slowest = max(runs, key=lambda r: r["median_ms"])
+    by_kind = {r["kind"]: r for r in runs}
+    prose, typical = by_kind.get("plain prose"), by_kind.get("typical 1,000 chars")
+    parts = [
+        f"slowest `{slowest['kind']}` {fmt(round(slowest['median_ms'], 1))} "
+        f"(max {fmt(round(slowest['max_ms'], 1))})"
+    ]
+    if prose:
+        parts.append(f"plain prose {fmt(prose['median_ms'])}")
+        parts.append(f"slowest ÷ prose {fmt(slowest['vs_prose'])}x")
+    if typical:
+        parts.append(f"typical 1,000 chars {fmt(typical['median_ms'])}")
+    return [
+        {
+            "figure": f"render: 4,000-character bodies, median ms ({runs[0]['repeats']} repeats)",
+            "asgi": "-",
+            "text": ", ".join(parts),
+            "target": "linear in length",
+        }
+    ]
+
+
+def render_table(rows: Rows) -> list[str]:
+    runs = [r for r in rows if r["scenario"] == "render"]
+    if not runs:
+        return []
+    out = [
+        "",
+        f"chat.formatting.render, in the bench's process ({runs[0]['repeats']} repeats each):",
+        "",
+        "| body | chars | median ms | max ms | µs per char | ÷ plain prose |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in runs:
+        kind = r["kind"].replace("|", "\\|")
+        out.append(
+            f"| `{kind}` | {r['chars']:,} | {r['median_ms']:.2f} | {r['max_ms']:.2f} | "
+            f"{r['us_per_char']:.2f} | {fmt(r['vs_prose'])} |"
+        )
+    return out
 
 
 def room_life_lines(rows: Rows, asgi: str) -> Rows:
@@ -353,6 +474,7 @@ def markdown(data: dict[str, Any], lines: Rows) -> str:
             f"{fmt(ln['site_vs_tutorial'])} | {fmt(ln['bare'])} | {fmt(ln['site_vs_bare'])} | "
             f"{ln['target']} | {fmt(ln['met'])} |"
         )
+    out += render_table(data["results"])
     return "\n".join(out) + "\n"
 
 
@@ -371,8 +493,16 @@ def chart(data: dict[str, Any], path: Path) -> None:
     ]
     # Only the scenarios this run measured (a run may pick them with --scenarios).
     panels = [p for p in panels if any(r["scenario"] == p[0] for r in rows)]
-    life = [r for r in rows if r["scenario"] == "roomlife"]
-    count = max(1, len(panels) + bool(life))
+    pairs = [
+        (scenario, variants, title)
+        for scenario, variants, title in (
+            ("roomlife", ("plain", "life"), "room life: site burst deliveries/s, medians"),
+            ("formatted", ("plain", "formatted"), "formatted: site burst deliveries/s, medians"),
+        )
+        if any(r["scenario"] == scenario for r in rows)
+    ]
+    render = [r for r in rows if r["scenario"] == "render"]
+    count = max(1, len(panels) + len(pairs) + bool(render))
     fig, axes = plt.subplots(1, count, figsize=(max(8, 5 * count), 4.5))
     axes = list(axes) if hasattr(axes, "__len__") else [axes]
     colours = {"site": "#2b7bb9", "tutorial": "#c0504d", "bare": "#9bbb59"}
@@ -387,21 +517,30 @@ def chart(data: dict[str, Any], path: Path) -> None:
         ax.set_title(title, fontsize=9)
     if panels:
         axes[0].legend(fontsize=8)
-    if life:
-        ax = axes[len(panels)]
-        for i, (variant, colour) in enumerate((("plain", "#2b7bb9"), ("life", "#e39b35"))):
+    for ax, (scenario, variants, title) in zip(axes[len(panels) :], pairs, strict=False):
+        for i, (variant, colour) in enumerate(zip(variants, ("#2b7bb9", "#e39b35"), strict=True)):
             values = []
             for a in asgis:
                 runs = [
-                    r["deliveries_per_s"] for r in life if (r["asgi"], r["variant"]) == (a, variant)
+                    r["deliveries_per_s"]
+                    for r in rows
+                    if (r["scenario"], r["asgi"], r["variant"]) == (scenario, a, variant)
                 ]
                 values.append(statistics.median(runs) if runs else 0)
             xs = [j + (i - 0.5) * width for j in range(len(asgis))]
             bars = ax.bar(xs, values, width, label=variant, color=colour)
             ax.bar_label(bars, labels=[fmt(round(v, 1)) for v in values], fontsize=7)
         ax.set_xticks(range(len(asgis)), asgis)
-        ax.set_title("room life: site burst deliveries/s, medians (higher is better)", fontsize=9)
+        ax.set_title(f"{title} (higher is better)", fontsize=9)
         ax.legend(fontsize=8)
+    if render:
+        ax = axes[len(panels) + len(pairs)]
+        ys = range(len(render))
+        ax.barh(ys, [r["median_ms"] for r in render], color="#2b7bb9")
+        ax.set_yticks(ys, [r["kind"] for r in render], fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_title("render: median ms per body (log scale, lower is better)", fontsize=9)
     fig.suptitle(f"chat site vs Channels tutorial vs bare websockets ({data['meta']['started']})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

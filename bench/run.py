@@ -18,13 +18,15 @@ from tests.support.accounts import login
 from tests.support.processes import ROOT, manage, run_python
 from tests.support.redis_server import RedisServer
 
-from . import scenarios
+from . import formatting, scenarios
 from .scenarios import Users, progress
 from .servers import Server, server_env
 
 DATA_DIR = ROOT / "bench" / ".data"
 SENDER, SENDER_PASSWORD = "bench-sender", "bench-sender-password-1"
 TARGETS = ("site", "tutorial", "bare")
+# Scenarios measured in the bench's own process, without servers, users or a database.
+IN_PROCESS = frozenset({"render"})
 SETUP_TIMEOUT = 1800  # migrating and seeding a large history take minutes
 
 
@@ -50,7 +52,17 @@ class Config:
     # default) sees any of it; 3,000 messages of ~1.8 KB are ~5 MB.
     slow_receivers: int = 20
     servers: tuple[str, ...] = ("daphne", "uvicorn")
-    scenarios: tuple[str, ...] = ("burst", "paced", "slow", "history", "idle", "cross", "roomlife")
+    scenarios: tuple[str, ...] = (
+        "burst",
+        "paced",
+        "slow",
+        "history",
+        "idle",
+        "cross",
+        "roomlife",
+        "render",
+        "formatted",
+    )
     cross_receivers: int = 0  # 0: same as receivers
     targets: tuple[str, ...] = ("site", "tutorial", "bare")
     # roomlife (site only): a burst to this many receivers, `plain` and with room life
@@ -64,6 +76,12 @@ class Config:
     churn_users: int = 20  # taken in turn, so a user returns after churn_users / churn_rate s
     typists: int = 3  # receivers that send {"type":"typing"} ...
     typing_every: float = 1.0  # ... this often (the server broadcasts at most 1/s each)
+    # render (in this process): chat.formatting.render timed this many times per body kind.
+    render_repeats: int = 50
+    # formatted (site only): the burst to `receivers` sockets with plain prose and with
+    # Markdown-heavy bodies of the same length (bench/formatting.py), in alternating pairs.
+    formatted_messages: int = 2000
+    formatted_pairs: int = 3
 
 
 PRESETS = {
@@ -84,7 +102,7 @@ PRESETS = {
         slow_stall_seconds=1.0,
         slow_receivers=2,
         servers=("daphne",),
-        scenarios=("burst", "paced", "slow", "history", "idle", "roomlife"),
+        scenarios=("burst", "paced", "slow", "history", "idle", "roomlife", "render", "formatted"),
         # Paced over 2 s, so that the churn and the typist have time to happen.
         roomlife_receivers=4,
         roomlife_messages=20,
@@ -94,6 +112,9 @@ PRESETS = {
         churn_stay=0.5,
         churn_users=12,
         typists=1,
+        render_repeats=2,
+        formatted_messages=20,
+        formatted_pairs=1,
     ),
     # A few minutes: the issue's loads, smaller where they only take longer.
     "quick": Config(
@@ -112,6 +133,9 @@ PRESETS = {
         roomlife_receivers=500,
         roomlife_messages=200,
         roomlife_pairs=1,
+        render_repeats=10,
+        formatted_messages=500,
+        formatted_pairs=1,
     ),
     # The issue's figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
     # sockets, history at 1,000 and 1,000,000 messages; room life: 1,000 sockets, 2 arrivals
@@ -129,6 +153,7 @@ PRESETS = {
         slow_messages=3000,
         slow_pad=1700,
         workers=2,
+        render_repeats=100,
     ),
 }
 
@@ -193,6 +218,17 @@ async def main(
     env = server_env(db_url, site_settings=site_settings)
     started = time.time()
     progress(f"run {run.run_id} ({cfg.name}); database {db_url}")
+    if "render" in cfg.scenarios:
+        # First, while no server runs: the machine is as quiet as it will get.
+        progress(f"render: {len(formatting.KINDS)} bodies x {cfg.render_repeats} repeats")
+        for row in formatting.measure(cfg.render_repeats):
+            run.add("render", "-", "site", row["kind"], row)
+    if set(cfg.scenarios) <= IN_PROCESS:
+        return {
+            "meta": machine_facts(started),
+            "config": {**asdict(cfg), "site_settings": site_settings},
+            "results": run.rows,
+        }
     manage(env, "migrate", "--noinput", timeout=SETUP_TIMEOUT)
     need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
     if life:
@@ -232,6 +268,11 @@ async def main(
                     await room_life(run, asgi, servers["site"], users)
                 else:
                     progress("roomlife measures the site only (the others have no presence)")
+            if "formatted" in cfg.scenarios:
+                if "site" in cfg.targets:
+                    await formatted_burst(run, asgi, servers["site"], users)
+                else:
+                    progress("formatted measures the site only (the others do not format)")
 
         await with_servers(run, asgi, env, measure)
         if "idle" in cfg.scenarios:
@@ -348,6 +389,36 @@ async def room_life(run: Run, asgi: str, site: Server, users: Users) -> None:
         run.add("roomlife", asgi, "site", variant, {"pair": pair, **row})
         await asyncio.sleep(3.0)  # the departures' grace (2 s by default) runs out
         await scenarios.settle([site])
+
+
+async def formatted_burst(run: Run, asgi: str, site: Server, users: Users) -> None:
+    """The burst with prose bodies (`plain`) and with Markdown-heavy bodies of the same
+    length (`formatted`: bold, emphasis, code, a link, a bare URL, strikethrough, a mention),
+    alternated in pairs whose order flips (plain, formatted, formatted, plain, ...) on the
+    same server, each in a room of its own. Every body is rendered on the server once per
+    post; the difference is the markup's rendering, the mention's lookup and the longer
+    `html` each of the receivers gets."""
+    cfg = run.cfg
+    texts = formatting.burst_texts(SENDER)
+    sizes = formatting.rendered_sizes(texts, SENDER)
+    order = []
+    for pair in range(cfg.formatted_pairs):
+        order += [("plain", pair), ("formatted", pair)][:: 1 if pair % 2 == 0 else -1]
+    progress(
+        f"formatted: {cfg.receivers} receivers x {cfg.formatted_messages} messages, "
+        f"{' '.join(v for v, _ in order)}"
+    )
+    for variant, pair in order:
+        row = await scenarios.fan_out(
+            servers=[site],
+            room=run.room("fmt", asgi, f"{variant[0]}{pair}"),
+            users=users,
+            receivers=cfg.receivers,
+            messages=cfg.formatted_messages,
+            workers=cfg.workers,
+            text=texts[variant],
+        )
+        run.add("formatted", asgi, "site", variant, {"pair": pair, **sizes[variant], **row})
 
 
 async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]) -> None:

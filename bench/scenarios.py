@@ -149,6 +149,7 @@ async def fan_out(
     hold: bool = False,
     life: Life | None = None,
     profile: Path | None = None,
+    text: str = "",
 ) -> dict[str, Any]:
     """One sender posts `messages` to `room` on servers[0]; `receivers` (over all servers)
     receive. Returns throughput, latency and loss.
@@ -156,7 +157,8 @@ async def fan_out(
     With `hold` (the roomlife scenario), the burst starts once every receiver has its
     welcome and the servers are quiet, receivers stay in the room until every one is done
     (a receiver leaving is a presence change), and the presence and typing frames they see
-    from the burst's start are counted; `life` adds churn and typists during the burst."""
+    from the burst's start are counted; `life` adds churn and typists during the burst.
+    `text` follows the payload in every body (the formatted scenario's Markdown or prose)."""
     specs = receiver_specs(servers, room, users, receivers, stalled)
     for spec in specs[stalled : stalled + (life.typists if life else 0)]:
         spec.typing_every = life.typing_every  # type: ignore[union-attr]
@@ -203,7 +205,7 @@ async def fan_out(
                 pool.tell("go")
             if churn is not None:
                 churn.start()
-            first, last = await sender.send(messages, rate=rate, pad=pad)
+            first, last = await sender.send(messages, rate=rate, pad=pad, text=text)
             results = await pool.gather(wait=deadline + 60)
             cpu = sum(server.cpu_seconds() for server in servers) - cpu_before
             clients_cpu = pool.cpu_seconds() + time.process_time() - clients_before

@@ -68,6 +68,7 @@ def seed_history(slug: str, count: int) -> dict[str, object]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from chat.formatting import render
     from chat.models import Message, Room
 
     User = get_user_model()
@@ -78,15 +79,20 @@ def seed_history(slug: str, count: int) -> dict[str, object]:
     Message.objects.filter(room=room).delete()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table = Message._meta.db_table
+    # Raw SQL gets no model defaults: html (what chat.formatting.render makes of the body,
+    # checked once below rather than rendered a million times), mentions, reactions.
     sql = (
-        f"INSERT INTO {table} (room_id, seq, author_id, body, created_at) "
-        "VALUES (%s, %s, %s, %s, %s)"
+        f"INSERT INTO {table} (room_id, seq, author_id, body, html, mentions, reactions, "
+        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
     )
+    body, html = "history message number {}", "<p>history message number {}</p>"
+    if render(body.format(1)).html != html.format(1):
+        raise RuntimeError(f"render no longer makes {html.format(1)!r} of {body.format(1)!r}")
     batch = 20_000
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(1, count + 1, batch):
             rows = [
-                (room.pk, seq, author.pk, f"history message number {seq}", now)
+                (room.pk, seq, author.pk, body.format(seq), html.format(seq), "[]", "[]", now)
                 for seq in range(start, min(start + batch, count + 1))
             ]
             cursor.executemany(sql, rows)
