@@ -70,6 +70,9 @@ def render(body: str, resolve: Resolve | None = None) -> Rendered:
     md = _markdown()
     env: dict[str, Any] = {}
     tokens = md.parse(body, env)
+    if _too_deep(tokens):
+        md, env = _markdown(flat=True), {}
+        tokens = md.parse(body, env)
     candidates = _candidates(tokens)
     names = resolve(candidates) if (resolve is not None and candidates) else {}
     env["mentions"] = names
@@ -121,18 +124,20 @@ def _render_mention(self: Any, tokens: list[Any], idx: int, options: Any, env: d
     return f'<span class="mention" data-user="{escapeHtml(username)}">{text}</span>'
 
 
-# Nesting limits. Below its block limit markdown-it drops the rest of the body (a quote in
-# a list in a quote...), so blocks get a generous one; inline nesting (brackets in a link
-# in emphasis) costs time per level on every "[", and text past the limit stays text, so
-# it gets a small one: a 4,000-character "[[[[..." renders in a third of the time.
-BLOCK_NESTING = 50
+# Nesting limits. Blocks (quotes, lists) cost time per level on every line (a lazy line
+# of a quote N deep is looked at N times), and markdown-it drops the rest of a body nested
+# past its limit; so the limit is what people write (quotes in lists in quotes), and a
+# body that reaches it is rendered again without quotes and lists, losing no text. Inline
+# nesting (brackets in a link in emphasis) costs time per level on every "[", and text past
+# its limit stays text: a small one.
+BLOCK_NESTING = 10
 INLINE_NESTING = 6
 
 
-@lru_cache(maxsize=1)
-def _markdown() -> MarkdownIt:
+@lru_cache(maxsize=2)
+def _markdown(flat: bool = False) -> MarkdownIt:
     inline = _configured(INLINE_NESTING)
-    md = _configured(BLOCK_NESTING)
+    md = _configured(BLOCK_NESTING, containers=not flat)
 
     def parse_inline(state: Any) -> None:  # the core "inline" rule, with inline's limit
         for token in state.tokens:
@@ -143,7 +148,12 @@ def _markdown() -> MarkdownIt:
     return md
 
 
-def _configured(nesting: int) -> MarkdownIt:
+def _too_deep(tokens: list[Any]) -> bool:
+    """Whether the block parser reached its nesting limit (and so may have dropped text)."""
+    return any(t.nesting == 1 and t.level >= BLOCK_NESTING - 1 for t in tokens)
+
+
+def _configured(nesting: int, *, containers: bool = True) -> MarkdownIt:
     # "zero" enables nothing; the subset is switched on by name, so a markdown-it upgrade
     # adding a rule to a preset cannot widen what users may write.
     md = MarkdownIt("zero", {"breaks": True, "linkify": True, "html": False, "maxNesting": nesting})
@@ -153,8 +163,7 @@ def _configured(nesting: int) -> MarkdownIt:
             "strikethrough",
             "backticks",
             "fence",
-            "blockquote",
-            "list",
+            *(("blockquote", "list") if containers else ()),
             "link",
             "autolink",
             "linkify",

@@ -417,8 +417,13 @@ def test_pathological_bodies_render_inert(kind: str, body: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["> > > > > > > deep", "- - - - - - - deep\n\nthe rest of the message"],
-    ids=["quote", "list"],
+    [
+        "> > > > > > > deep",
+        "- - - - - - - deep\n\nthe rest of the message",
+        "> " * 12 + "deep\n\nthe rest of the message",  # past the limit: rendered flat
+        "".join("  " * i + "- item\n" for i in range(8)) + "deep\n\nthe rest of the message",
+    ],
+    ids=["quote", "list", "quote past the limit", "list past the limit"],
 )
 def test_deep_nesting_loses_no_text(body: str) -> None:
     shown = text(render(body).html)
