@@ -123,6 +123,9 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     )
     assert alice.evaluate("window.__asked") == 1 and bob.evaluate("window.__asked") is None
 
+    # carol waits on the room list (its sidebar and cards show the counts, live).
+    carol = new_page(**wide, bypass_csp=True)  # axe's script is added inline, at the end
+    login(carol, site.url, "carol")
     open_room(alice, site.url, "den")
     open_room(bob, site.url, "den")
     expect(bob.locator("#notify-control")).to_be_hidden()  # remembered across pages
@@ -242,7 +245,7 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     bob.keyboard.press("Enter")  # picks; does not send
     expect(bob.locator("#mention-list")).to_be_hidden()
     expect(bob.locator("#composer-input")).to_have_value("thanks @alice ")
-    bob.keyboard.type("for the fix")
+    bob.keyboard.type("for the fix, cc @carol")
     bob.keyboard.press("Enter")
     mention = message(alice, "thanks @alice for the fix")
     expect(mention.locator('.msg-body span.mention[data-user="alice"]')).to_have_class(
@@ -250,12 +253,19 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     )
     expect(mention).to_have_class(re.compile(r"\bmentions-me\b"))
     theirs = message(bob, "thanks @alice for the fix").locator("span.mention")
-    expect(theirs).to_have_class("mention")  # not bob's own
+    expect(theirs).to_have_class(["mention", "mention"])  # neither is bob
     wait_until(alice, "window.__notes.length === 1")
     note = alice.evaluate("(({title, options}) => ({title, ...options}))(__notes[0])")
     assert note["title"] == "bob mentioned you in Design Review"
-    assert note["body"] == "thanks @alice for the fix" and note["tag"].startswith("mention:den:")
+    assert note["body"] == "thanks @alice for the fix, cc @carol" and note["tag"].startswith(
+        "mention:den:"
+    )
     alice.evaluate(SHOW)
+    # carol's mention badge, in the sidebar and on the room list's card.
+    for where in ("#room-list", "#room-cards"):
+        badge = carol.locator(f'{where} li[data-room="den"] .badge.mention')
+        expect(badge).to_contain_text("@1")
+        expect(badge.locator(".visually-hidden")).to_have_text(" 1 mention")
 
     # 6. A reply to a message far back: its quote fetched it; a click loads a window
     # around it, and "Jump to latest" comes back to the live end.
@@ -290,8 +300,6 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     # 7. axe on what rich messages add: chips, quotes, a mention, the edited mark, the
     # reply bar, the picker and the suggestions, light and dark (axe's script is added
     # inline by the test: this page bypasses the CSP).
-    carol = new_page(**wide, bypass_csp=True)
-    login(carol, site.url, "carol")
     open_room(carol, site.url, "den")
     message(carol, "Agreed, ship it")
     problems: dict[str, list[str]] = {}

@@ -193,6 +193,7 @@ import {
     chips.className = "reactions";
     chips.setAttribute("role", "group");
     chips.setAttribute("aria-label", gettext("Reactions"));
+    chips.setAttribute("aria-live", "off"); // the log announces new messages, not each reaction
     chips.hidden = true;
     foot.append(edited, chips);
     const face = avatar(m.user);
