@@ -424,7 +424,8 @@ def test_message_bodies_are_escaped_everywhere(client_alice, alice):
     assert all(any(mark in s for mark in ours) for s in scripts), scripts
     assert "<img" not in page and "<svg" not in page
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in page
-    assert "&lt;img src=x onerror=&quot;window.__xss = 1&quot;&gt;" in page
+    # The sanitized html keeps a quote in text as it is (nh3's serializer).
+    assert '&lt;img src=x onerror="window.__xss = 1"&gt;' in page
     # The json_script data decodes back to the exact bodies.
     bodies = [m["body"] for m in _json_script(page, "chat-initial")["messages"]]
     assert bodies == XSS
