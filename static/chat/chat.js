@@ -110,7 +110,9 @@ import {
   let pingTimer = null;
   let pongTimer = null;
   let welcomeTimer = null;
-  let requests = []; // outstanding history requests, in order: "before" | "after"
+  // Outstanding history requests, in order: {kind: "before" | "after" | "newer" | "latest"
+  // | "around" | "peek", gen: listGen when asked, seq: the message of a peek or a jump}.
+  let requests = [];
   let gapAskedAt = -1; // `last` when the gap was last asked for: one request at a time
   let loadingOlder = false;
   // A window of older messages around a jump target (a reply's original not loaded):
@@ -122,6 +124,7 @@ import {
   let liveLast = 0;
   let loadingNewer = false;
   let jumpTarget = null; // the seq a window is being loaded for
+  let listGen = 0; // rises each time the whole list is replaced
 
   // Room life: who is online (the header's count and the member panel), who is typing,
   // and what this user has read here (the server's marker, raised by what is on screen).
@@ -886,16 +889,24 @@ import {
     if (!welcomed || detached) return; // detached: the reader pages down (loadNewer)
     if (!force && gapAskedAt === order.last) return; // already asked from here; wait for it
     gapAskedAt = order.last;
-    if (send({ type: "history", after: order.last, limit: GAP_PAGE })) requests.push("after");
+    if (send({ type: "history", after: order.last, limit: GAP_PAGE })) requests.push({ kind: "after", gen: listGen });
   }
 
   function onHistory(frame) {
-    const request = requests.shift();
-    const kind = request && typeof request === "object" ? request.kind : request;
+    const request = requests.shift() || {};
+    const kind = request.kind;
     const messages = frame.messages || [];
+    // A page asked for before the list was replaced (a jump) belongs to the old list.
+    const stale = request.gen !== undefined && request.gen !== listGen;
     if (kind === "before") {
       loadingOlder = false;
-      prepend(messages, Boolean(frame.has_more));
+      if (!stale) prepend(messages, Boolean(frame.has_more));
+      return;
+    }
+    if (stale) {
+      if (kind === "newer") loadingNewer = false;
+      else if (kind === "after") gapAskedAt = -1;
+      for (const m of messages) remember(m);
       return;
     }
     if (kind === "peek") return peekAnswered(request, messages);
@@ -939,8 +950,8 @@ import {
     // Our posts always carry a client_id. A history request can only fail as `unavailable`
     // (we never send a malformed one); other errors answer moderation commands (moderation.js).
     if (!frame.client_id && !frame.command && frame.code === ERROR.UNAVAILABLE && requests.length) {
-      const request = requests.shift();
-      const kind = request && typeof request === "object" ? request.kind : request;
+      const request = requests.shift() || {};
+      const kind = request.kind;
       if (kind === "before") loadingOlder = false;
       else if (kind === "newer") loadingNewer = false;
       else if (kind === "peek") peeking.delete(request.seq);
@@ -1183,7 +1194,7 @@ import {
   function loadOlder() {
     if (!hasMoreBefore || loadingOlder || oldest === null || !welcomed) return;
     if (send({ type: "history", before: oldest, limit: PAGE })) {
-      requests.push("before");
+      requests.push({ kind: "before", gen: listGen });
       loadingOlder = true;
     }
   }
@@ -1440,6 +1451,9 @@ import {
   function resetList(messages, live) {
     if (!messages.length) return;
     if (!detached) liveLast = Math.max(liveLast, order.last);
+    listGen++;
+    loadingOlder = false;
+    loadingNewer = false;
     el.list.replaceChildren();
     shown.clear();
     order.ahead.clear();
@@ -1495,7 +1509,7 @@ import {
     if (!detached || loadingNewer || !welcomed) return;
     if (send({ type: "history", after: order.last, limit: PAGE })) {
       loadingNewer = true;
-      requests.push("newer");
+      requests.push({ kind: "newer", gen: listGen });
     }
   }
 
@@ -1521,7 +1535,7 @@ import {
       seenAll();
       return;
     }
-    if (send({ type: "history", limit: PAGE })) requests.push("latest");
+    if (send({ type: "history", limit: PAGE })) requests.push({ kind: "latest", gen: listGen });
   }
 
   function latestAnswered(frame) {
