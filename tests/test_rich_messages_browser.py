@@ -73,6 +73,15 @@ SHOW = """() => {
 }"""
 
 
+# Scroll the message list to its bottom (the page loads the next page down when there):
+# true once the list follows the live end again ("Jump to latest" gone).
+SCROLL_DOWN = """(() => {
+  const s = document.getElementById('scroller');
+  s.scrollTop = s.scrollHeight;
+  return document.getElementById('jump-latest').hidden;
+})()"""
+
+
 @pytest.fixture
 def site(live_env, live_server_factory):
     manage(live_env, "shell", "-c", SEED)
@@ -296,6 +305,32 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     alice.fill("#composer-input", "back at the end")
     alice.press("#composer-input", "Enter")
     message(bob, "back at the end")
+    # Jumping again, then scrolling down: newer pages below the window until it reaches
+    # the live end, which it then follows again.
+    far.click()
+    expect(first).to_be_focused()
+    expect(jump).to_have_text("Jump to latest")
+    wait_until(alice, SCROLL_DOWN, timeout=30)
+    message(alice, "back at the end")
+    seqs = alice.eval_on_selector_all(
+        "#messages li.msg", "els => els.map(e => Number(e.dataset.seq))"
+    )
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) > 100
+    bob.fill("#composer-input", "live again")
+    bob.press("#composer-input", "Enter")
+    message(alice, "live again")
+
+    # A deleted original says so in its replies' quotes, live (bob never loaded seq 1).
+    action(alice, first, "delete").click()
+    alice.locator("#mod-dialog [data-role=confirm]").click()
+    far_bob = message(bob, "Answering the very first one").locator(".reply-quote")
+    expect(far_bob.locator(".reply-text")).to_have_text("This message was deleted.")
+    expect(bob.locator('#messages li.msg[data-seq="1"]')).to_have_count(0)
+    # A refused edit is said in the banner, in the page's words.
+    bob_seq = int(message(alice, "Agreed, ship it").get_attribute("data-seq"))
+    alice.evaluate(f"window.chat.send({{type: 'edit', seq: {bob_seq}, body: 'mine now'}})")
+    expect(alice.locator("#banner")).to_have_text("You can no longer edit this message.")
+    expect(message(bob, "Agreed, ship it").locator(".msg-edited")).to_be_hidden()
 
     # 7. axe on what rich messages add: chips, quotes, a mention, the edited mark, the
     # reply bar, the picker and the suggestions, light and dark (axe's script is added
