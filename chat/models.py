@@ -34,6 +34,16 @@ class Room(models.Model):
     # How many of its messages are deleted: the unread count of a user who never opened
     # the room is last_seq - deleted_count (ReadMarker).
     deleted_count = models.PositiveIntegerField(default=0, editable=False)
+    # Retention (chat/services/retention.py): messages older than this many days are purged
+    # by `manage.py purge_messages`; None follows CHAT_RETENTION_DAYS, 0 keeps them forever.
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days to keep messages; empty: the site's CHAT_RETENTION_DAYS; 0: keep.",
+    )
+    # Every message with seq <= purged_upto was purged: seqs are never reused, and a resume
+    # from below it starts at the first message kept.
+    purged_upto = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]

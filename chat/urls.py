@@ -1,11 +1,14 @@
 from django.urls import path
 
-from . import invitations, views
+from . import history, invitations, views
 
 app_name = "chat"
 urlpatterns = [
     path("", views.index, name="index"),
     # Matched loosely and checked by the view, so a bad name is a clean 404.
     path("chat/<str:room>/", views.room, name="room"),
+    path("chat/<str:room>/export.json", history.export_room, {"fmt": "json"}, name="export_json"),
+    path("chat/<str:room>/export.txt", history.export_room, {"fmt": "text"}, name="export_text"),
+    path("search/", history.search_page, name="search"),
     path("invite/<str:token>/", invitations.invitation, name="invitation"),
 ]
