@@ -160,6 +160,7 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     alice.locator("#composer-input").focus()
     alice.keyboard.press("ArrowUp")
     expect(alice.locator("#edit-bar")).to_be_visible()
+    expect(alice.locator("#send")).to_have_text("Save")
     expect(alice.locator("#composer-input")).to_have_value(
         "**bold** and https://www.djangoproject.com/"
     )
@@ -167,6 +168,7 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     alice.press("#composer-input", "Enter")
     expect(alice.locator("#edit-bar")).to_be_hidden()
     expect(alice.locator("#composer-input")).to_have_value("")
+    expect(alice.locator("#send")).to_have_text("Send")
     edited = bob.locator(f'#messages li.msg[data-seq="{seq}"]')
     expect(edited.locator(".msg-body em")).to_have_text("fixed")
     expect(edited.locator(".msg-edited")).to_have_text("(edited)")
@@ -188,6 +190,13 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     action(bob, edited, "react").click()
     picker = bob.locator("#reaction-picker")
     expect(picker).to_be_visible()
+    expect(picker.locator('[data-emoji="👍"]')).to_be_focused()
+    bob.keyboard.press("ArrowRight")
+    expect(picker.locator('[data-emoji="❤️"]')).to_be_focused()
+    bob.keyboard.press("ArrowLeft")
+    bob.keyboard.press("Shift+Tab")  # focus stays in the picker: round to its last button
+    expect(picker.locator("button").last).to_be_focused()
+    bob.keyboard.press("Tab")
     expect(picker.locator('[data-emoji="👍"]')).to_be_focused()
     bob.keyboard.press("Escape")  # Escape closes it; focus goes back to its button
     expect(picker).to_be_hidden()

@@ -1326,7 +1326,7 @@ import {
   // --- the composer's modes: a reply, an edit ---------------------------------------------
 
   const replyBar = new ReplyBar(el.replyBar, () => el.input.focus());
-  const editBar = new EditBar(el.editBar, () => cancelEdit());
+  const editBar = new EditBar(el.editBar, () => cancelEdit(), el.send);
 
   function startReply(seq) {
     const m = originalOf(seq);

@@ -36,10 +36,13 @@ export function editedTitle(ts, lang = locale()) {
 // The bar above the composer while a message is edited in it: "Editing your message ·
 // Enter saves, Escape cancels" and a ✕.
 export class EditBar {
-  constructor(el, onCancel) {
+  // `sendButton`: the composer's, which says "Save" while editing.
+  constructor(el, onCancel, sendButton) {
     this.el = el;
     this.label = el.querySelector(".mode-label");
     this.cancelButton = el.querySelector(".mode-cancel");
+    this.sendButton = sendButton || null;
+    this.sendLabel = sendButton ? sendButton.textContent : "";
     this.seq = null;
     this.draft = "";
     this.saving = false;
@@ -52,6 +55,7 @@ export class EditBar {
     this.saving = false;
     this.label.textContent = gettext("Editing your message. Enter saves, Escape cancels.");
     this.el.hidden = false;
+    if (this.sendButton) this.sendButton.textContent = gettext("Save");
   }
 
   clear() {
@@ -61,6 +65,7 @@ export class EditBar {
     this.saving = false;
     this.el.hidden = true;
     this.label.textContent = "";
+    if (this.sendButton) this.sendButton.textContent = this.sendLabel;
     return draft;
   }
 

@@ -159,6 +159,17 @@ export class Picker {
       b.addEventListener("click", () => this.pick(item.emoji));
       this.grid.append(b);
     }
+    // Arrow keys move between the common emoji (a row of four, two rows).
+    this.grid.addEventListener("keydown", (event) => {
+      const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -4, ArrowDown: 4 };
+      if (!(event.key in moves)) return;
+      const items = Array.from(this.grid.querySelectorAll("button"));
+      const at = items.indexOf(document.activeElement);
+      if (at < 0) return;
+      event.preventDefault();
+      const next = Math.min(items.length - 1, Math.max(0, at + moves[event.key]));
+      items[next].focus();
+    });
     const form = document.createElement("form");
     form.className = "picker-form";
     form.noValidate = true;
