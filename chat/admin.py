@@ -212,6 +212,7 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
         "last_activity",
         "locked",
         "slow_mode_seconds",
+        "purged_upto",
     )
     actions = ("lock_rooms", "unlock_rooms", "set_slow_mode", "invite_user")
 
@@ -232,12 +233,16 @@ class RoomAdmin(StaffSees, admin.ModelAdmin):
             services.update_room(room=obj, actor=request.user, title=obj.title, topic=obj.topic)
             if "private" in form.changed_data:
                 services.set_private(room=obj, actor=request.user, private=obj.private)
+            if "retention_days" in form.changed_data:
+                services.set_retention(room=obj, actor=request.user, days=obj.retention_days)
             return
         room = services.create_room(slug=obj.slug, user=request.user, title=obj.title)
         if obj.topic:
             services.update_room(room=room, actor=request.user, topic=obj.topic)
         if obj.private:
             services.set_private(room=room, actor=request.user, private=True)
+        if obj.retention_days is not None:
+            services.set_retention(room=room, actor=request.user, days=obj.retention_days)
         obj.pk, obj.slug, obj.created_by = room.pk, room.slug, room.created_by
         obj._state.adding = False
 

@@ -102,6 +102,10 @@ def changed_messages(room: Room, after: int, upto: int) -> list[Message]:
     )
 
 
+def purged_upto(room: Room) -> int:
+    return Room.objects.filter(pk=room.pk).values_list("purged_upto", flat=True).first() or 0
+
+
 def last_seq(slug: str) -> int | None:
     return Room.objects.filter(slug=slug).values_list("last_seq", flat=True).first()
 
@@ -148,7 +152,8 @@ def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | 
         rows, more_after = messages_after(room, since, protocol.RESUME_MAX)
         rows, cut = protocol.fit_frame(rows, keep_newest=False)
         more_after = more_after or cut
-        has_more = since > 0 or (bool(rows) and rows[0].seq > 1)
+        # Older messages exist unless retention purged everything up to `since`.
+        has_more = since > purged_upto(room)
         deleted = deleted_seqs(room, since - protocol.RESUME_MAX, since)
         changed = changed_messages(room, since - protocol.RESUME_MAX, since)
     if rows and rows[-1].seq > last:
@@ -170,9 +175,12 @@ ROOM_LIST_MAX = 200  # rooms in a hello / rooms frame, most recently active firs
 
 def counts(room: Room, marker: ReadMarker | None) -> Counts:
     """A room's counts for a user, from seqs alone (chat.models.ReadMarker)."""
+    # What is left to read: the messages kept (retention purges the oldest) but deleted ones.
+    readable = max(0, room.last_seq - room.purged_upto - room.deleted_count)
     if marker is None:  # read nothing, posted nothing: only deletions do not count
-        return Counts(room.last_seq, 0, max(0, room.last_seq - room.deleted_count), 0)
-    return Counts(room.last_seq, marker.last_read, marker.unread(room.last_seq), marker.mentions)
+        return Counts(room.last_seq, 0, readable, 0)
+    unread = min(marker.unread(room.last_seq), readable)
+    return Counts(room.last_seq, marker.last_read, unread, marker.mentions)
 
 
 def public_rooms() -> QuerySet[Room]:

@@ -97,6 +97,12 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/index.html", context, status=status)
 
 
+def _seq_param(value: str | None) -> int | None:
+    if value and value.isascii() and value.isdigit() and 0 < int(value) <= protocol.SEQ_MAX:
+        return int(value)
+    return None
+
+
 @login_required
 def room(request: HttpRequest, room: str) -> HttpResponse:
     slug = protocol.normalize_slug(room)
@@ -138,6 +144,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         # Rich messages: how long the author may edit (0: always), reactions per message.
         "edit_window": settings.CHAT_EDIT_WINDOW_SECONDS,
         "reactions_max": protocol.REACTIONS_MAX,
+        # `?at=<seq>` (a search result): the page opens at that message, context around it.
+        "at": _seq_param(request.GET.get("at")),
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

@@ -334,6 +334,9 @@ CHAT_UNREAD_INTERVAL_SECONDS = env_float("CHAT_UNREAD_INTERVAL_SECONDS", 1.0)
 # Rich messages (docs/protocol.md "Rich messages"): how long an author may edit a message
 # after posting it; 0 means always.
 CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 3600)
+# Retention (docs/search.md): `manage.py purge_messages` removes messages older than this
+# many days; a room's own retention_days (the admin) wins. Empty or 0: keep everything.
+CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 0) or None
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

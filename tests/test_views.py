@@ -351,6 +351,7 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "may_set_private": True,  # its owner may make it private
         "edit_window": 3600,
         "reactions_max": 20,
+        "at": None,  # no ?at=<seq>: the page opens at the newest messages
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
@@ -449,3 +450,10 @@ def test_room_page_shows_deleted_message_without_body(client_alice, alice):
     page = client_alice.get(reverse("chat:room", kwargs={"room": "lobby"})).content.decode()
     assert "secret words" not in page
     assert "This message was deleted." in page
+
+
+@pytest.mark.parametrize(("at", "expected"), [("7", 7), ("0", None), ("x", None), ("²", None)])
+def test_a_room_page_opens_at_a_message_asked_for(client_alice, alice, at, expected):
+    services.create_room(slug="lobby", user=alice)
+    page = client_alice.get("/chat/lobby/", {"at": at}).content.decode()
+    assert _json_script(page, "chat-config")["at"] == expected

@@ -7,9 +7,9 @@ channel layer only a hint). Call a service from sync code (views, admin, shell) 
 Services may call each other: events of both go out once, after the commit.
 
 One module per concern: rooms, messages (the write path of a post), edits, reactions,
-mentions (their counts and notifications), moderation, accounts, reads (read markers and
-unread counts), roomlife (typing), members (private rooms, invitations, direct
-conversations).
+mentions (their counts and notifications), retention (purges), moderation, accounts,
+reads (read markers and unread counts), roomlife (typing), members (private rooms,
+invitations, direct conversations).
 """
 
 from .accounts import deactivate_user, disconnect_user
@@ -54,6 +54,7 @@ from .moderation import (
 )
 from .reactions import toggle_reaction
 from .reads import mark_read
+from .retention import set_retention
 from .roomlife import announce_typing
 from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
 
@@ -98,6 +99,7 @@ __all__ = [
     "revoke_invitation",
     "service",
     "set_private",
+    "set_retention",
     "set_role",
     "slug_for",
     "title_for",
