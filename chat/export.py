@@ -7,23 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from . import protocol, selectors
-from .models import Message, Room
+from .models import Room
 
 PAGE = 2000
 FORMATS = ("json", "text")
 
 
-def pages(room: Room) -> Iterator[list[Message]]:
-    """The room's messages, oldest first, a keyset page at a time."""
+def pages(room: Room) -> Iterator[list[dict[str, Any]]]:
+    """The room's message objects, oldest first, a keyset page at a time."""
     after = 0
     while True:
-        rows, more = selectors.messages_after(room, after, PAGE)
+        rows = selectors.message_rows(room, after, PAGE)
         if rows:
-            yield rows
-            after = rows[-1].seq
-        if not more:
+            yield [protocol.message_object(*row) for row in rows]
+            after = rows[-1][0]
+        if len(rows) < PAGE:
             return
 
 
@@ -32,35 +33,35 @@ def as_json(room: Room, progress: Callable[[int], None] | None = None) -> Iterat
     head = {"room": protocol.room_data(room), "exported_at": _now()}
     yield protocol.encode(head)[:-1] + ',"messages":['
     first = True
-    for rows in pages(room):
-        chunk = ",".join(protocol.encode(protocol.message_data(m)) for m in rows)
+    for page in pages(room):
+        chunk = ",".join(map(protocol.encode, page))
         yield chunk if first else "," + chunk
         first = False
         if progress is not None:
-            progress(len(rows))
+            progress(len(page))
     yield "]}\n"
 
 
 def as_text(room: Room, progress: Callable[[int], None] | None = None) -> Iterator[str]:
     """One line per message (continued lines indented), for people."""
     yield f"# {room.title} ({room.slug}), exported {_now()}\n"
-    for rows in pages(room):
-        yield "".join(_line(m) for m in rows)
+    for page in pages(room):
+        yield "".join(map(_line, page))
         if progress is not None:
-            progress(len(rows))
+            progress(len(page))
 
 
-def _line(message: Message) -> str:
-    when = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
-    who = message.author.get_username()
-    if message.deleted_at is not None:
-        return f"[{when}] #{message.seq} {who}: (deleted)\n"
-    body = message.body.replace("\n", "\n    ")
-    marks = " (edited)" if message.edited_at is not None else ""
-    if message.reply_to is not None:
-        marks += f" (reply to #{message.reply_to})"
-    line = f"[{when}] #{message.seq} {who}{marks}: {body}\n"
-    for reaction in message.reactions:
+def _line(message: dict[str, Any]) -> str:
+    when = message["ts"][:19].replace("T", " ")
+    head = f"[{when}] #{message['seq']} {message['user']}"
+    if message["deleted"]:
+        return f"{head}: (deleted)\n"
+    body = message["body"].replace("\n", "\n    ")
+    marks = " (edited)" if message["edited_ts"] is not None else ""
+    if message["reply_to"] is not None:
+        marks += f" (reply to #{message['reply_to']})"
+    line = f"{head}{marks}: {body}\n"
+    for reaction in message["reactions"]:
         line += f"    {reaction['emoji']} {', '.join(reaction['users'])}\n"
     return line
 

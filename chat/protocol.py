@@ -460,21 +460,66 @@ def _ts(value: datetime | None) -> str | None:
 
 def message_data(message: Message) -> dict[str, Any]:
     """A message object. The author must be loaded (select_related) already."""
-    deleted = message.deleted_at is not None
+    return message_object(
+        message.seq,
+        message.author.get_username(),
+        message.body,
+        message.created_at,
+        message.client_id,
+        message.edited_at,
+        message.deleted_at,
+        message.html,
+        message.mentions,
+        message.reply_to,
+        message.reactions,
+    )
+
+
+# The columns of message_object, as a selector reads them without making models (exports).
+MESSAGE_COLUMNS = (
+    "seq",
+    "author__username",
+    "body",
+    "created_at",
+    "client_id",
+    "edited_at",
+    "deleted_at",
+    "html",
+    "mentions",
+    "reply_to",
+    "reactions",
+)
+
+
+def message_object(
+    seq: int,
+    user: str,
+    body: str,
+    created_at: datetime,
+    client_id: str | None,
+    edited_at: datetime | None,
+    deleted_at: datetime | None,
+    html: str,
+    mentions: list[str],
+    reply_to: int | None,
+    reactions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A message object (docs/protocol.md), from its columns (MESSAGE_COLUMNS)."""
+    deleted = deleted_at is not None
     data: dict[str, Any] = {
-        "seq": message.seq,
-        "user": message.author.get_username(),
-        "body": "" if deleted else message.body,
-        "ts": _ts(message.created_at),
+        "seq": seq,
+        "user": user,
+        "body": "" if deleted else body,
+        "ts": _ts(created_at),
     }
-    if message.client_id is not None:
-        data["client_id"] = message.client_id
-    data["edited_ts"] = _ts(message.edited_at)
+    if client_id is not None:
+        data["client_id"] = client_id
+    data["edited_ts"] = _ts(edited_at)
     data["deleted"] = deleted
-    data["html"] = "" if deleted else message.html
-    data["mentions"] = [] if deleted else message.mentions
-    data["reply_to"] = message.reply_to
-    data["reactions"] = [] if deleted else message.reactions
+    data["html"] = "" if deleted else html
+    data["mentions"] = [] if deleted else mentions
+    data["reply_to"] = reply_to
+    data["reactions"] = [] if deleted else reactions
     return data
 
 
