@@ -1302,6 +1302,11 @@ import {
       me: config.username,
       max: reactionsMax,
       onPick: (emoji) => toggleReaction(seq, emoji),
+      refocus: () => {
+        const li = shown.get(seq);
+        const add = li && li.querySelector(".reaction-add");
+        if (add || li) (add || li).focus();
+      },
     });
   }
 

@@ -133,7 +133,8 @@ export function renderChips(box, reactions, me, { onToggle, onAdd }) {
 
 // "Add a reaction": a small modal <dialog> by the button that opened it (focus stays in
 // it; Escape or a click outside closes it, and focus goes back). The common emoji, and a
-// field for any one emoji. `open(opener, {reactions, max, onPick})`.
+// field for any one emoji. `open(opener, {reactions, me, max, onPick, refocus})`:
+// `refocus()` when the opener is gone by the time it closes (the chips were redrawn).
 export class Picker {
   constructor() {
     this.dialog = document.createElement("dialog");
@@ -232,9 +233,11 @@ export class Picker {
     });
     this.dialog.addEventListener("close", () => {
       const opener = this.opener;
+      const options = this.options;
       this.opener = null;
       this.options = null;
       if (opener && opener.isConnected) opener.focus();
+      else if (options && options.refocus) options.refocus(); // its chips were redrawn
       else if (window.chat) window.chat.focusComposer();
     });
   }
