@@ -335,6 +335,16 @@ def test_formatting_edits_reactions_replies_and_mentions(site, new_page):
     far_bob = message(bob, "Answering the very first one").locator(".reply-quote")
     expect(far_bob.locator(".reply-text")).to_have_text("This message was deleted.")
     expect(bob.locator('#messages li.msg[data-seq="1"]')).to_have_count(0)
+    # From a jump's window, posting brings the list back to the live end, with the post.
+    far_bob.click()
+    expect(bob.locator('#messages li.msg[data-seq="1"]')).to_be_focused()
+    expect(bob.locator("#jump-latest")).to_have_text("Jump to latest")
+    bob.fill("#composer-input", "posting from the past")
+    bob.press("#composer-input", "Enter")
+    message(bob, "posting from the past")
+    expect(bob.locator("#jump-latest")).to_be_hidden()
+    expect(bob.locator('#messages li.msg[data-seq="1"]')).to_have_count(0)
+    expect(bob.locator("#outbox li")).to_have_count(0)
     # A refused edit is said in the banner, in the page's words.
     bob_seq = int(message(alice, "Agreed, ship it").get_attribute("data-seq"))
     alice.evaluate(f"window.chat.send({{type: 'edit', seq: {bob_seq}, body: 'mine now'}})")

@@ -1003,12 +1003,13 @@ import {
 
   // A stored message whose client_id is in the outbox is that entry's echo: retire it.
   function settleOutbox(m) {
-    if (!m.client_id || m.user !== config.username) return;
+    if (!m.client_id || m.user !== config.username) return false;
     const index = outbox.findIndex((e) => e.client_id === m.client_id);
-    if (index < 0) return;
+    if (index < 0) return false;
     outbox.splice(index, 1);
     saveOutbox();
     renderOutbox();
+    return true;
   }
 
   let ackTimer = null;
@@ -1502,7 +1503,7 @@ import {
     if (jumpTarget === request.seq) jumpTarget = null;
     const messages = (frame.messages || []).filter((m) => m && typeof m.seq === "number");
     for (const m of messages) remember(m);
-    if (!messages.length) return;
+    if (!messages.some((m) => m.seq === request.seq)) return; // no such message
     if (shown.has(request.seq)) return highlight(shown.get(request.seq)); // loaded meanwhile
     resetList(messages, !frame.has_more);
     const li = shown.get(request.seq);
@@ -1540,6 +1541,7 @@ import {
       seenAll();
       return;
     }
+    if (requests.some((r) => r.kind === "latest" && r.gen === listGen)) return; // on its way
     if (send({ type: "history", limit: PAGE })) requests.push({ kind: "latest", gen: listGen });
   }
 
@@ -1556,9 +1558,10 @@ import {
 
   // A live message while detached: not shown (the list would have a hole), only counted.
   function divert(messages) {
+    let sent = false;
     for (const m of messages) {
       if (!m || typeof m.seq !== "number") continue;
-      settleOutbox(m);
+      if (settleOutbox(m)) sent = true; // this page's own post: show it, at the live end
       remember(m);
       const li = shown.get(m.seq);
       if (li) fillMessage(li, m);
@@ -1569,6 +1572,7 @@ import {
     }
     reads.setLimit(Math.max(order.last, liveLast));
     showJump();
+    if (sent) goLatest();
   }
 
   // --- wiring ----------------------------------------------------------------------------
