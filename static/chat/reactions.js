@@ -260,15 +260,18 @@ export class Picker {
     for (const b of this.grid.querySelectorAll("button")) {
       b.setAttribute("aria-pressed", hasReacted(options.reactions, b.dataset.emoji, options.me) ? "true" : "false");
     }
+    // Where the opener is before the dialog takes the focus (a touch screen hides the
+    // message's actions once the focus leaves the message).
+    const at = opener && opener.isConnected ? opener.getBoundingClientRect() : null;
     this.dialog.showModal();
-    this.place(opener);
+    this.place(at && at.width ? at : null);
     this.grid.querySelector("button").focus();
   }
 
-  // Next to the opener, inside the window (CSSOM: allowed by the CSP).
-  place(opener) {
+  // Next to the opener's box `at` (else in the middle), inside the window (CSSOM:
+  // allowed by the CSP).
+  place(at) {
     const box = this.dialog.getBoundingClientRect();
-    const at = opener && opener.isConnected ? opener.getBoundingClientRect() : null;
     const margin = 8;
     let top = at ? at.bottom + 4 : (window.innerHeight - box.height) / 2;
     if (top + box.height > window.innerHeight - margin) top = Math.max(margin, (at ? at.top : window.innerHeight) - box.height - 4);
