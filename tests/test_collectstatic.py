@@ -81,6 +81,7 @@ def test_collected_modules_import_only_hashed_names(collected, manifest):
         seen[name] = found
     # The room page's entry module imports its neighbours, hashed.
     neighbours = ("delivery", "errors", "i18n", "presence", "rooms", "ui", "unread")
+    neighbours += ("richtext", "reactions", "replies", "edits", "mentions")
     assert sorted(seen["chat/chat.js"]) == sorted(
         "./" + posixpath.basename(manifest[f"chat/{m}.js"]) for m in neighbours
     )
