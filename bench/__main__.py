@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="py-spy record the site's server during each roomlife burst, into DIR",
+        help="py-spy record the site's server during each roomlife and formatted burst, into DIR",
     )
     args = parser.parse_args(argv)
     cfg = PRESETS[args.preset or "quick"]

@@ -417,6 +417,9 @@ async def formatted_burst(run: Run, asgi: str, site: Server, users: Users) -> No
             messages=cfg.formatted_messages,
             workers=cfg.workers,
             text=texts[variant],
+            profile=run.profile_dir / f"formatted-{asgi}-{variant}{pair}.txt"
+            if run.profile_dir
+            else None,
         )
         run.add("formatted", asgi, "site", variant, {"pair": pair, **sizes[variant], **row})
 
