@@ -50,6 +50,10 @@ CLASSES = {"span": {"mention"}}
 # e-mail address is not a mention), after "@" at a word start. A trailing "." ends a sentence.
 _MENTION = re.compile(r"@([\w.+-]{1,150})")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+# A body of one line without a character any enabled rule starts at (emphasis, code, links,
+# autolinks, URLs, entities, escapes, mentions, quotes), nor a list marker at its start.
+_PLAIN = re.compile(r"[^*_~`\[\]<>!&\\@:\n\r\x00]*")
+_BLOCK_START = re.compile(r"([-+]|\d{1,9}[.)])(\s|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,10 @@ def render(body: str, resolve: Resolve | None = None) -> Rendered:
     `resolve` maps the @names found outside code (lowercased) to the usernames they name,
     leaving out the ones that do not exist or cannot see the room; only those are
     highlighted. It is asked once, with every candidate together (one query)."""
+    if _PLAIN.fullmatch(body) and not _BLOCK_START.match(body):
+        # Nothing any rule could act on (most messages): one paragraph of escaped text,
+        # exactly what the parser would make, without its ~0.1 ms.
+        return Rendered(html=_clean(f"<p>{escapeHtml(body)}</p>"), mentions=[])
     md = _markdown()
     env: dict[str, Any] = {}
     tokens = md.parse(body, env)

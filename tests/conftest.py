@@ -46,9 +46,11 @@ def fresh_rate_limits(settings, monkeypatch) -> None:
     """Rate-limit buckets of the test's own: user ids repeat from test to test, and a
     bucket an earlier test drained (in memory or in Redis) must not refuse this one."""
     from chat import ratelimit
+    from chat.services import mentions
     from tests.stack import unique_name
 
     monkeypatch.setattr(ratelimit, "_sync_store", None)
+    mentions.forget_names()  # user ids repeat from test to test, names too
     settings.CHAT_RATE_LIMIT_KEY_PREFIX = unique_name("rl") + ":"
     settings.CHAT_PRESENCE_KEY_PREFIX = unique_name("presence") + ":"  # and presence
 

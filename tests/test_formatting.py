@@ -503,3 +503,23 @@ def test_any_text_renders_inert(body: str) -> None:
     out = render(body, everyone)
     assert_inert(out.html)
     assert isinstance(out.mentions, list)
+
+
+def _parsed(body: str) -> str:
+    """What the Markdown parser itself makes of `body` (render's fast path skips it)."""
+    md = formatting._markdown()
+    env: dict = {}
+    return formatting._clean(md.renderer.render(md.parse(body, env), md.options, env))
+
+
+PLAINISH = (
+    st.text(alphabet=st.sampled_from(list("abcXYZ019 .,;?'\"-+=#%$()/|{}^é東\u00a0\t")), min_size=1)
+    .map(str.strip)
+    .filter(bool)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PLAINISH)
+def test_the_fast_path_for_plain_text_renders_what_the_parser_would(body: str) -> None:
+    assert render(body).html == _parsed(body)

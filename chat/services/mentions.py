@@ -8,6 +8,7 @@ Mentioning oneself highlights the name and counts nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -18,6 +19,13 @@ from django.db.models.functions import Lower
 from .. import fanout, protocol
 from ..models import Membership, Mention, Message, ReadMarker, Room
 from .base import emit
+
+# Who an @name names in a public room (anyone active), remembered per process for this
+# long: a burst of posts mentioning the same people asks the database once, not per post.
+# Private rooms ask every time: their membership is the access rule.
+NAMES_TTL = 10.0
+NAMES_MAX = 10_000
+_names: dict[str, tuple[float, str | None, int]] = {}  # lname -> (until, username, id)
 
 
 class Lookup:
@@ -30,25 +38,65 @@ class Lookup:
         self.ids: dict[str, int] = {}
 
     def __call__(self, names: Iterable[str]) -> dict[str, str]:
+        names = list(names)
+        if self.room.private:
+            return self._found(self._query(names))
+        now = time.monotonic()
+        cached = {n: _names[n] for n in names if n in _names and _names[n][0] > now}
+        missing = [n for n in names if n not in cached]
+        if missing:
+            rows = self._query(missing)
+            if len(_names) > NAMES_MAX:
+                _names.clear()
+            known = {lname: (username, pk) for pk, username, lname in rows}
+            for lname in missing:
+                username, pk = known.get(lname, (None, 0))
+                cached[lname] = _names[lname] = (now + NAMES_TTL, username, pk)
+        rows = [(pk, username, n) for n, (_, username, pk) in cached.items() if username]
+        return self._found(rows)
+
+    def _query(self, names: list[str]) -> list[tuple[int, str, str]]:
         users = get_user_model().objects.annotate(lname=Lower("username"))
-        users = users.filter(lname__in=list(names), is_active=True)
+        users = users.filter(lname__in=names, is_active=True)
         if self.room.private:
             joined = Membership.objects.filter(room_id=self.room.pk, joined_at__isnull=False)
             users = users.filter(pk__in=joined.values("user_id"))
-        found: dict[str, str] = {}
+        found: dict[str, tuple[int, str, str]] = {}
         for pk, username, lname in users.order_by("pk").values_list("pk", "username", "lname"):
-            found.setdefault(lname, username)  # "Bob" and "bob": the older account
+            found.setdefault(lname, (pk, username, lname))  # "Bob" and "bob": the older
+        return list(found.values())
+
+    def _found(self, rows: list[tuple[int, str, str]]) -> dict[str, str]:
+        for pk, username, _ in rows:
             self.ids[username] = pk
-        return found
+        return {lname: username for _, username, lname in rows}
 
     def users(self, usernames: Iterable[str], author_id: int) -> list[int]:
-        return [self.ids[n] for n in usernames if n in self.ids and self.ids[n] != author_id]
+        """The ids of the users named (but the author)."""
+        ids = {self.ids[n] for n in usernames if n in self.ids}
+        return sorted(ids - {author_id})
+
+
+def _active(user_ids: set[int]) -> set[int]:
+    """Of `user_ids`, those of accounts that exist and are active now: a remembered name
+    may be of an account deactivated or deleted since."""
+    if not user_ids:
+        return set()
+    users = get_user_model().objects.filter(pk__in=user_ids, is_active=True)
+    return set(users.values_list("pk", flat=True))
+
+
+def forget_names() -> None:
+    """Drop the remembered names (tests; a process that must see a new account at once)."""
+    _names.clear()
 
 
 def count_posted(room: Room, messages: Iterable[Message], lookup: Lookup) -> dict[int, list[int]]:
     """In a post's transaction: record the mentions of the new messages and raise each
     mentioned user's count. Returns {seq: mentioned user ids} for the notifications."""
-    mentioned = {m.seq: lookup.users(m.mentions, m.author_id) for m in messages if m.mentions}
+    named = {m.seq: lookup.users(m.mentions, m.author_id) for m in messages if m.mentions}
+    active = _active(set().union(*named.values())) if named else set()
+    mentioned = {seq: [u for u in ids if u in active] for seq, ids in named.items()}
     for seq, user_ids in mentioned.items():
         _add(room, seq, user_ids)
     return {seq: ids for seq, ids in mentioned.items() if ids}
@@ -57,7 +105,7 @@ def count_posted(room: Room, messages: Iterable[Message], lookup: Lookup) -> dic
 def count_edited(room: Room, message: Message, lookup: Lookup) -> list[int]:
     """In an edit's transaction: the mentions the edit added and dropped. Returns the ids
     of the users newly mentioned (to notify)."""
-    now = set(lookup.users(message.mentions, message.author_id))
+    now = _active(set(lookup.users(message.mentions, message.author_id)))
     had = set(
         Mention.objects.filter(room_id=room.pk, seq=message.seq).values_list("user_id", flat=True)
     )
