@@ -1,7 +1,8 @@
 // The client's delivery rules (docs/protocol.md "The client"), without the DOM or the
 // socket, so `node --test tests/js/` checks them: display by seq (duplicates dropped, a
-// message beyond a gap held until the gap is filled), the reconnect backoff with jitter,
-// and which refusals are final for a post in the outbox.
+// message beyond a gap held until the gap is filled, a gap the server proves purged
+// skipped), the reconnect backoff with jitter, and which refusals are final for a post in
+// the outbox.
 
 import { ERROR } from "./errors.js";
 
@@ -56,6 +57,29 @@ export class SeqOrder {
       this.last = m.seq;
     }
     return { display, known };
+  }
+
+  // A page read from just above seq `after` (a history `after: N` page, or a resume
+  // welcome's replay from `since: N`) starts at the first message that exists above N:
+  // when that is above last + 1, the seqs between were purged (docs/search.md
+  // "Retention") and never come. Move `last` up to just below the page's first seq, so
+  // take() goes on from there instead of waiting for them. Call it before take(). Only
+  // a page from at or below `last` proves anything (one from higher up says nothing about
+  // the seqs under it); an empty page proves nothing either. Returns how many seqs were
+  // skipped.
+  skipPurged(after, messages) {
+    if (!Number.isSafeInteger(after) || after < 0 || after > this.last) return 0;
+    let first = Infinity;
+    for (const m of messages || []) {
+      if (m && typeof m.seq === "number" && m.seq > after && m.seq < first) first = m.seq;
+    }
+    if (first === Infinity || first <= this.last + 1) return 0;
+    const skipped = first - 1 - this.last;
+    this.last = first - 1;
+    // Nothing can be held below the first existing seq; drop any such stale entry, so
+    // `gap` does not stay true for it.
+    for (const seq of this.ahead.keys()) if (seq <= this.last) this.ahead.delete(seq);
+    return skipped;
   }
 
   // Messages are held beyond a gap: fetch it with history `after: last`.

@@ -71,3 +71,59 @@ test("readFrame: a parsed JSON object; null for text, numbers, strings and null"
   assert.deepEqual(readFrame('{"type":"pong"}'), { type: "pong" });
   for (const text of ["not json", "42", '"str"', "null", ""]) assert.equal(readFrame(text), null);
 });
+
+// Retention (docs/search.md): seqs at or below a room's purged_upto no longer exist. A
+// history `after: N` page starts at the first message that exists above N, so a first seq
+// above N + 1 proves the seqs between are gone.
+test("a gap answered by a page starting higher up was purged: skipped, the held ones show", () => {
+  const order = new SeqOrder(3);
+  order.take([msg(12)]); // live: 12 beyond a gap
+  assert.equal(order.gap, true);
+  // The gap's page (`history after: 3`) starts at 10, the first kept message.
+  const page = [msg(10), msg(11)];
+  assert.equal(order.skipPurged(3, page), 6); // 4..9 are gone
+  const out = order.take(page);
+  assert.deepEqual(seqs(out.display), [10, 11, 12]);
+  assert.equal(order.gap, false);
+  assert.equal(order.last, 12);
+});
+
+test("a real gap still waits: a page starting at last + 1 skips nothing", () => {
+  const order = new SeqOrder(3);
+  order.take([msg(8)]);
+  assert.equal(order.skipPurged(3, [msg(4), msg(5)]), 0);
+  const out = order.take([msg(4), msg(5)]);
+  assert.deepEqual(seqs(out.display), [4, 5]);
+  assert.equal(order.gap, true); // 6 and 7 still to come: ask again after 5
+  assert.equal(order.last, 5);
+  // An empty page proves nothing: 6 and 7 are still awaited.
+  assert.equal(order.skipPurged(5, []), 0);
+  assert.equal(order.last, 5);
+  assert.equal(order.gap, true);
+});
+
+test("a page asked for from above `last` proves nothing about the seqs below it", () => {
+  const order = new SeqOrder(3);
+  order.take([msg(9)]);
+  // e.g. a jump's window `after: 6`: it says nothing about 4 and 5.
+  assert.equal(order.skipPurged(6, [msg(7), msg(8)]), 0);
+  assert.equal(order.last, 3);
+  assert.equal(order.gap, true);
+});
+
+test("a resume welcome whose replay starts above since + 1: the purged seqs are skipped", () => {
+  const order = new SeqOrder(40); // the page had seen up to 40; since=40
+  const replay = [msg(101), msg(102), msg(103)]; // purged up to 100
+  assert.equal(order.skipPurged(40, replay), 60);
+  assert.deepEqual(seqs(order.take(replay).display), [101, 102, 103]);
+  assert.equal(order.gap, false);
+});
+
+test("duplicates and unordered pages: the lowest seq above `after` is the page's first", () => {
+  const order = new SeqOrder(3);
+  const page = [msg(2), msg(12), msg(10), msg(11)]; // 2: a stale duplicate, ignored
+  assert.equal(order.skipPurged(3, page), 6);
+  assert.deepEqual(seqs(order.take(page).display), [10, 11, 12]);
+  assert.equal(order.skipPurged(Number.NaN, [msg(20)]), 0);
+  assert.equal(order.skipPurged(-1, [msg(20)]), 0);
+});
