@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import export, protocol, search, selectors
+from . import export, protocol, ratelimit, search, selectors
+from .errors import RateLimited
 from .forms import SearchForm
 from .views import _sidebar
 
@@ -19,8 +22,15 @@ def search_page(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET or None)
     groups: list[search.Group] | None = None
     query = form.query() if form.is_valid() else None
+    status = 400 if form.is_bound and not form.is_valid() else 200
     if query is not None:
-        groups = search.grouped(search.search(request.user, query), query)
+        try:
+            ratelimit.take_search(request.user.pk)
+        except RateLimited as err:
+            form.add_error("q", f"{err.detail} ({err.extra['retry_after']} s)")
+            status = 429
+        else:
+            groups = search.grouped(search.search(request.user, query), query)
     summaries = selectors.room_summaries(request.user)
     context = {
         "form": form,
@@ -29,17 +39,22 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "limit": search.RESULTS_MAX,
         **_sidebar(request, summaries),
     }
-    status = 400 if form.is_bound and not form.is_valid() else 200
     return render(request, "chat/search.html", context, status=status)
 
 
 @login_required
-def export_room(request: HttpRequest, room: str, fmt: str) -> StreamingHttpResponse:
+def export_room(request: HttpRequest, room: str, fmt: str) -> HttpResponse:
     """The transcript of a room the user may read, streamed as a download."""
     slug = protocol.normalize_slug(room)
     found = selectors.get_room(slug) if slug else None
     if found is None or not selectors.may_enter(found, request.user):
         raise Http404("No such room.")
+    try:
+        ratelimit.take_export(request.user.pk)
+    except RateLimited as err:
+        response = HttpResponse(err.detail, status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(math.ceil(err.extra["retry_after"]))
+        return response
     kind = "application/json" if fmt == "json" else "text/plain; charset=utf-8"
     response = StreamingHttpResponse(export.stream(found, fmt), content_type=kind)
     stamp = timezone.now().strftime("%Y%m%d")

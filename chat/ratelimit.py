@@ -189,3 +189,25 @@ def take_post(user_id: int) -> None:
         per_second=rate,
         detail="You are sending messages too fast; wait a moment.",
     )
+
+
+def take_search(user_id: int) -> None:
+    """A search of `user_id` takes a token (a short word can mean reading many rows):
+    CHAT_SEARCH_BURST, then CHAT_SEARCH_PER_MINUTE."""
+    take_sync(
+        f"search:{user_id}",
+        burst=float(getattr(settings, "CHAT_SEARCH_BURST", 10)),
+        per_second=float(getattr(settings, "CHAT_SEARCH_PER_MINUTE", 30)) / 60,
+        detail="You are searching too fast; wait a moment.",
+    )
+
+
+def take_export(user_id: int) -> None:
+    """A transcript download of `user_id` takes a token: CHAT_EXPORT_BURST, then
+    CHAT_EXPORT_PER_HOUR (a room's whole history is a big read)."""
+    take_sync(
+        f"export:{user_id}",
+        burst=float(getattr(settings, "CHAT_EXPORT_BURST", 5)),
+        per_second=float(getattr(settings, "CHAT_EXPORT_PER_HOUR", 20)) / 3600,
+        detail="You have downloaded many transcripts; wait a while.",
+    )

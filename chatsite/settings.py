@@ -337,6 +337,11 @@ CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 3600)
 # Retention (docs/search.md): `manage.py purge_messages` removes messages older than this
 # many days; a room's own retention_days (the admin) wins. Empty or 0: keep everything.
 CHAT_RETENTION_DAYS = env_int("CHAT_RETENTION_DAYS", 0) or None
+# Searches and transcript downloads per user (chat/ratelimit.py): a burst, then a rate.
+CHAT_SEARCH_BURST = env_int("CHAT_SEARCH_BURST", 10)
+CHAT_SEARCH_PER_MINUTE = env_float("CHAT_SEARCH_PER_MINUTE", 30)
+CHAT_EXPORT_BURST = env_int("CHAT_EXPORT_BURST", 5)
+CHAT_EXPORT_PER_HOUR = env_float("CHAT_EXPORT_PER_HOUR", 20)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -247,3 +247,18 @@ def test_a_transcript_is_for_those_who_may_read_the_room(people):
         assert client_of(carol).get(f"/chat/nowhere/export.{fmt}").status_code == 404
         assert client_of(alice).get(f"/chat/{secret.slug}/export.{fmt}").status_code == 200
     assert Client().get(f"/chat/{secret.slug}/export.json").status_code == 302
+
+
+def test_searches_and_downloads_are_rate_limited(people, settings):
+    settings.CHAT_SEARCH_BURST, settings.CHAT_SEARCH_PER_MINUTE = 2, 1
+    settings.CHAT_EXPORT_BURST, settings.CHAT_EXPORT_PER_HOUR = 1, 1
+    alice = people["alice"]
+    services.create_room(slug="lobby", user=alice)
+    client = client_of(alice)
+    assert hits(client, q="x") == [] and hits(client, q="y") == []
+    response = client.get("/search/", {"q": "z"})
+    assert response.status_code == 429
+    assert "You are searching too fast" in response.content.decode()
+    assert client.get("/chat/lobby/export.json").status_code == 200
+    refused = client.get("/chat/lobby/export.txt")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
