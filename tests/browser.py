@@ -169,3 +169,40 @@ def wait_until(page, expression: str, timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{expression!r} still false after {timeout}s")
         page.wait_for_timeout(25)
+
+
+# --- notifications in a background tab ----------------------------------------------------
+
+# The Notification API as the page sees it, recording what it is asked to show. Headless
+# Chromium has no notification centre; the permission the user grants is kept in
+# localStorage, as the browser would keep it across pages.
+NOTIFICATIONS = """
+window.__notes = [];
+class FakeNotification {
+  constructor(title, options) {
+    this.title = title; this.options = options || {}; this.closed = false;
+    window.__notes.push(this);
+  }
+  close() { this.closed = true; }
+  static get permission() { return localStorage.getItem('fake.permission') || 'default'; }
+  static requestPermission() {
+    window.__asked = (window.__asked || 0) + 1;
+    localStorage.setItem('fake.permission', 'granted');
+    return Promise.resolve('granted');
+  }
+}
+window.Notification = FakeNotification;
+"""
+
+# A tab in the background, as far as the page can tell (headless pages are always visible),
+# and back in front.
+HIDE = """() => {
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+  document.hasFocus = () => false;
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+SHOW = """() => {
+  delete document.visibilityState; delete document.hidden; delete document.hasFocus;
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""

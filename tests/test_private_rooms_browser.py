@@ -17,6 +17,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import (
+    HIDE,
+    NOTIFICATIONS,
     PASSWORD,
     expect_message,
     expect_state,
@@ -39,35 +41,6 @@ USERS = (
     "alice, bob, carol, dave = (User.objects.create(username=n, password=hashed)\n"
     "                           for n in ('alice', 'bob', 'carol', 'dave'))\n"
 )
-
-# The Notification API as the page sees it, recording what it is asked to show. Headless
-# Chromium has no notification centre; the permission the user grants is kept in
-# localStorage, as the browser would keep it across pages.
-NOTIFICATIONS = """
-window.__notes = [];
-class FakeNotification {
-  constructor(title, options) {
-    this.title = title; this.options = options || {}; this.closed = false;
-    window.__notes.push(this);
-  }
-  close() { this.closed = true; }
-  static get permission() { return localStorage.getItem('fake.permission') || 'default'; }
-  static requestPermission() {
-    window.__asked = (window.__asked || 0) + 1;
-    localStorage.setItem('fake.permission', 'granted');
-    return Promise.resolve('granted');
-  }
-}
-window.Notification = FakeNotification;
-"""
-
-# A tab in the background, as far as the page can tell (headless pages are always visible).
-HIDE = """() => {
-  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
-  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
-  document.hasFocus = () => false;
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
 
 
 @pytest.fixture

@@ -16,7 +16,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import PASSWORD, expect_state, login, open_room, wait_until
+from tests.browser import (
+    HIDE,
+    NOTIFICATIONS,
+    PASSWORD,
+    SHOW,
+    expect_state,
+    login,
+    open_room,
+    wait_until,
+)
 from tests.support.processes import manage
 from tests.test_ui_browser import audit
 
@@ -40,37 +49,6 @@ SEED = (
     "services.post_messages(room=den, user=bob, rate_limit=False,\n"
     "    posts=[protocol.Post('Answering the very first one', None, 1)])\n"
 )
-
-# The Notification API as the page sees it, recording what it is asked to show (headless
-# Chromium has no notification centre); the permission granted is kept in localStorage.
-NOTIFICATIONS = """
-window.__notes = [];
-class FakeNotification {
-  constructor(title, options) {
-    this.title = title; this.options = options || {}; this.closed = false;
-    window.__notes.push(this);
-  }
-  close() { this.closed = true; }
-  static get permission() { return localStorage.getItem('fake.permission') || 'default'; }
-  static requestPermission() {
-    window.__asked = (window.__asked || 0) + 1;
-    localStorage.setItem('fake.permission', 'granted');
-    return Promise.resolve('granted');
-  }
-}
-window.Notification = FakeNotification;
-"""
-
-HIDE = """() => {
-  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
-  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
-  document.hasFocus = () => false;
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
-SHOW = """() => {
-  delete document.visibilityState; delete document.hidden; delete document.hasFocus;
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
 
 
 # Scroll the message list to its bottom (the page loads the next page down when there):
