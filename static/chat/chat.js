@@ -18,6 +18,10 @@
 // is not loaded, the list is reset to a window around it, "detached" from the live end
 // until the reader pages down to it or presses "Jump to latest"), @mentions (mentions.js:
 // the composer's suggestions; a mention of this user is highlighted).
+// Search (docs/search.md): a result opens the room with `?at=<seq>` (config.at): after
+// the first welcome the page jumps there as a quote does, and marks the message.
+// Retention: a gap whose `history` `after` page (or a resume welcome) starts above it
+// was purged, and is skipped (delivery.js SeqOrder.skipPurged).
 // The look of the list (groups, day separators, avatars) comes from ui.js; the words from
 // i18n.js (Django's JavaScriptCatalog); the server's refusals in them from errors.js.
 // Room life: who is here and who is typing from presence.js; what has been read, the
@@ -125,6 +129,7 @@ import {
   let loadingNewer = false;
   let jumpTarget = null; // the seq a window is being loaded for
   let listGen = 0; // rises each time the whole list is replaced
+  let sinceSent = 0; // the `since` of the socket being opened (its welcome replays above it)
 
   // Room life: who is online (the header's count and the member panel), who is typing,
   // and what this user has read here (the server's marker, raised by what is on screen).
@@ -588,7 +593,8 @@ import {
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     // Detached, the socket resumes from the live end (the window is history already).
-    return scheme + location.host + config.ws_path + "?since=" + (detached ? Math.max(liveLast, order.last) : order.last);
+    sinceSent = detached ? Math.max(liveLast, order.last) : order.last;
+    return scheme + location.host + config.ws_path + "?since=" + sinceSent;
   }
 
   function connect() {
@@ -872,24 +878,33 @@ import {
     reads.setLimit(frame.last_seq);
     setRoom(frame.room);
     if (detached) liveLast = Math.max(liveLast, frame.last_seq || 0);
+    // The replay above `since` starts at the first message that exists: a first seq above
+    // since + 1 means the ones between were purged (docs/search.md "Retention").
+    else order.skipPurged(sinceSent, frame.messages || []);
     accept(frame.messages || [], true);
+    let opening = false;
     if (firstWelcome) {
       firstWelcome = false;
       // Read on another tab since the page was rendered: the divider follows the marker.
       if ((frame.last_read || 0) !== (config.last_read || 0) && openDivider) placeOpenDivider(frame.last_read || 0);
+      opening = Number.isSafeInteger(config.at) && config.at > 0;
     }
     checkReadSoon();
     if (frame.has_more_after || (frame.last_seq || 0) > order.last) askForGap(true);
     updateComposer();
     flushOutbox();
     peekMissing();
+    // A search result (`?at=<seq>`): open the room at that message, its context around it.
+    if (opening) jumpTo(config.at, true);
   }
 
   function askForGap(force) {
     if (!welcomed || detached) return; // detached: the reader pages down (loadNewer)
     if (!force && gapAskedAt === order.last) return; // already asked from here; wait for it
     gapAskedAt = order.last;
-    if (send({ type: "history", after: order.last, limit: GAP_PAGE })) requests.push({ kind: "after", gen: listGen });
+    if (send({ type: "history", after: order.last, limit: GAP_PAGE })) {
+      requests.push({ kind: "after", gen: listGen, after: order.last });
+    }
   }
 
   function onHistory(frame) {
@@ -911,13 +926,16 @@ import {
     }
     if (kind === "peek") return peekAnswered(request, messages);
     if (kind === "around") return aroundAnswered(request, frame);
-    if (kind === "newer") return newerAnswered(frame);
+    if (kind === "newer") return newerAnswered(request, frame);
     if (kind === "latest") return latestAnswered(frame);
     if (detached) {
       gapAskedAt = -1; // a gap asked for before the list was detached: not this list's
       return;
     }
     const before = order.last;
+    // The page starts at the first message that exists above what was asked: a start above
+    // last + 1 proves the seqs between were purged; go on past them.
+    if (kind === "after") order.skipPurged(request.after, messages);
     accept(messages);
     gapAskedAt = -1;
     // More beyond this page, or still a hole below what we hold: ask again if we progressed.
@@ -1426,11 +1444,13 @@ import {
 
   // Scroll to message `seq`, highlight it briefly and focus it; when it is not loaded,
   // load a window around it first.
-  function jumpTo(seq) {
+  // `mark`: the message stays marked (a search result opened with ?at=), and a seq the
+  // room no longer has (purged, or never there) is said.
+  function jumpTo(seq, mark) {
     seq = Number(seq);
     if (!Number.isSafeInteger(seq) || seq <= 0) return;
     const li = shown.get(seq);
-    if (li) return highlight(li);
+    if (li) return highlight(li, mark);
     if (!welcomed) {
       showNotice(gettext("You are not connected right now. Try again in a moment."));
       return;
@@ -1438,11 +1458,15 @@ import {
     const after = Math.max(0, seq - AROUND / 2);
     if (send({ type: "history", after: after, limit: AROUND })) {
       jumpTarget = seq;
-      requests.push({ kind: "around", seq: seq });
+      requests.push({ kind: "around", seq: seq, after: after, mark: Boolean(mark) });
     }
   }
 
-  function highlight(li) {
+  function highlight(li, mark) {
+    if (mark) {
+      for (const x of el.list.querySelectorAll("li.msg.target")) x.classList.remove("target");
+      li.classList.add("target");
+    }
     li.scrollIntoView({ block: "center" });
     li.classList.remove("flash");
     void li.offsetWidth; // restart the animation
@@ -1503,11 +1527,21 @@ import {
     if (jumpTarget === request.seq) jumpTarget = null;
     const messages = (frame.messages || []).filter((m) => m && typeof m.seq === "number");
     for (const m of messages) remember(m);
-    if (!messages.some((m) => m.seq === request.seq)) return; // no such message
-    if (shown.has(request.seq)) return highlight(shown.get(request.seq)); // loaded meanwhile
+    if (!messages.some((m) => m.seq === request.seq)) {
+      // No such message (purged, or beyond the room's end): the list stays as it is.
+      if (request.mark) showNotice(gettext("That message is not in this room."));
+      return;
+    }
+    if (shown.has(request.seq)) return highlight(shown.get(request.seq), request.mark); // loaded meanwhile
     resetList(messages, !frame.has_more);
+    // The window starts at the first message that exists above `after`: when that is
+    // above after + 1, the ones below it were purged and nothing older is left.
+    if (Number.isSafeInteger(request.after) && messages[0].seq > request.after + 1) {
+      hasMoreBefore = false;
+      showOlderControls();
+    }
     const li = shown.get(request.seq);
-    if (li) highlight(li);
+    if (li) highlight(li, request.mark);
   }
 
   // Detached, scrolled to the bottom: the next page down.
@@ -1515,13 +1549,14 @@ import {
     if (!detached || loadingNewer || !welcomed) return;
     if (send({ type: "history", after: order.last, limit: PAGE })) {
       loadingNewer = true;
-      requests.push({ kind: "newer", gen: listGen });
+      requests.push({ kind: "newer", gen: listGen, after: order.last });
     }
   }
 
-  function newerAnswered(frame) {
+  function newerAnswered(request, frame) {
     loadingNewer = false;
     if (!detached) return;
+    order.skipPurged(request.after, frame.messages || []); // purged under the window meanwhile
     appendPage(frame.messages || []);
     if (!frame.has_more) attach();
   }
@@ -1662,7 +1697,8 @@ import {
     },
     members: members,
     // Scroll to message `seq` (loading a window of history around it when it is not
-    // loaded), highlight and focus it: reply quotes, and later search results.
+    // loaded), highlight and focus it: reply quotes; with `mark` true it stays marked and
+    // a seq the room does not have is said (a search result, ?at=).
     jumpTo: jumpTo,
   };
 
