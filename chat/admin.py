@@ -23,6 +23,7 @@ from django.template.response import TemplateResponse
 from . import protocol, services
 from .errors import ChatError
 from .models import (
+    ApiToken,
     AuditLog,
     Invitation,
     Membership,
@@ -555,5 +556,30 @@ class InvitationAdmin(StaffModerates, admin.ModelAdmin):
             lambda i: services.revoke_invitation(
                 room=i.room, actor=request.user, invitation_id=i.pk
             ),
+            "Revoked",
+        )
+
+
+# --- bots and tokens ----------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(StaffModerates, admin.ModelAdmin):
+    """Every user's API tokens (never the tokens themselves: only their hash is kept); staff
+    revoke any of them here."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "expires_at")
+    list_display += ("revoked_at",)
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "user__username", "prefix")
+    list_select_related = ("user",)
+    actions = ["revoke_tokens"]
+
+    @admin.action(description="Revoke the selected tokens (their sockets close)")
+    def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        _run(
+            request,
+            queryset,
+            lambda token: services.revoke_api_token(actor=request.user, token=token),
             "Revoked",
         )

@@ -316,3 +316,46 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.target_user or self.message_seq or ''}".strip()
+
+
+# --- bots and tokens ----------------------------------------------------------------------
+
+
+class Profile(models.Model):
+    """What the chat knows of an account beyond Django's user: whether it is a bot (shown
+    with a badge; the same rules as anyone else apply to it)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_profile"
+    )
+    bot = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.user}{' (bot)' if self.bot else ''}"
+
+
+class ApiToken(models.Model):
+    """A personal token: authenticates a WebSocket handshake (Authorization: Bearer) and the
+    REST API as its user. Only its SHA-256 is stored (chat/services/tokens.py says why that
+    hash is enough); `prefix` names it in lists without revealing it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

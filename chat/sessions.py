@@ -11,6 +11,9 @@ It costs two small queries per interval whatever the number of sockets: the sess
 still exist, and the users' password hashes compared with the ones seen at the handshake.
 Only a user whose password changed has sessions decoded, to keep the one session that
 changed it (Django's update_session_auth_hash) open, as Django keeps it logged in.
+
+A socket opened with an API token (chatsite.auth) has the key "token:<id>" instead, and
+closes the same way when its token is revoked or expires, or its user is deactivated.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from django.contrib.auth import HASH_SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from .models import ApiToken
+
 Entry = tuple[str, int, int]  # (session key, user id, hash() of the password at the handshake)
 CHUNK = 500  # keys per IN (...): under every database's limit on query parameters
 
@@ -33,9 +38,14 @@ def check(entries: Iterable[Entry]) -> dict[str, int | None]:
     entries = [e for e in set(entries) if e[0]]
     if not entries:
         return {}
+    # A socket opened with an API token is keyed "token:<id>": it lasts while the token does.
+    tokens = [e for e in entries if e[0].startswith(TOKEN_KEY)]
+    entries = [e for e in entries if not e[0].startswith(TOKEN_KEY)]
+    changes: dict[str, int | None] = dict.fromkeys(_ended_tokens(tokens))
+    if not entries:
+        return changes
     alive = _existing({key for key, _, _ in entries})
     users = _users({user_id for _, user_id, _ in entries})
-    changes: dict[str, int | None] = {}
     for key, user_id, marker in entries:
         user = users.get(user_id)
         if key not in alive or user is None or not user.is_active:
@@ -43,6 +53,25 @@ def check(entries: Iterable[Entry]) -> dict[str, int | None]:
         elif hash(user.password) != marker:
             changes[key] = hash(user.password) if _still_valid(key, user) else None
     return changes
+
+
+TOKEN_KEY = "token:"
+
+
+def _ended_tokens(entries: list[Entry]) -> list[str]:
+    """The keys of the token sockets whose token was revoked or expired, or whose user was
+    deactivated."""
+    if not entries:
+        return []
+    ids = {int(key[len(TOKEN_KEY) :]) for key, _, _ in entries}
+    now = timezone.now()
+    rows = (
+        ApiToken.objects.filter(pk__in=ids)
+        .select_related("user")
+        .only("revoked_at", "expires_at", "user__is_active")
+    )
+    valid = {row.pk for row in rows if row.is_valid(now) and row.user.is_active}
+    return [f"{TOKEN_KEY}{pk}" for pk in ids - valid]
 
 
 def _existing(keys: set[str]) -> set[str]:

@@ -9,7 +9,7 @@ Services may call each other: events of both go out once, after the commit.
 One module per concern: rooms, messages (the write path of a post), edits, reactions,
 mentions (their counts and notifications), retention (purges), moderation, accounts,
 reads (read markers and unread counts), roomlife (typing), members (private rooms,
-invitations, direct conversations).
+invitations, direct conversations), tokens (API tokens, bots).
 """
 
 from .accounts import deactivate_user, disconnect_user
@@ -57,6 +57,7 @@ from .reads import mark_read
 from .retention import set_retention
 from .roomlife import announce_typing
 from .rooms import TITLE_MAX, clean_title, create_room, new_room, open_room, slug_for, title_for
+from .tokens import create_api_token, revoke_api_token, set_bot
 
 __all__ = [
     "TIMED_ACTIONS",
@@ -72,6 +73,7 @@ __all__ = [
     "check_private_change",
     "clean_body",
     "clean_title",
+    "create_api_token",
     "create_invitation",
     "create_room",
     "deactivate_user",
@@ -96,8 +98,10 @@ __all__ = [
     "remove_member",
     "report_message",
     "resolve_report",
+    "revoke_api_token",
     "revoke_invitation",
     "service",
+    "set_bot",
     "set_private",
     "set_retention",
     "set_role",
