@@ -172,3 +172,48 @@ def test_search_from_the_header_opens_the_room_at_the_message(site, new_page):
     expect(alice.locator("#jump-latest")).not_to_have_text("Jump to latest")
     found = {label: found for label, found in problems.items() if found}
     assert not found, json.dumps(found, indent=1, ensure_ascii=False)
+
+
+# While alice is away, 100 more messages come and a purge takes seqs 1..350 (the first 350
+# made old): her resume from since=300 starts at 351.
+PURGE = (
+    "from datetime import timedelta\n"
+    "from django.contrib.auth import get_user_model\n"
+    "from django.utils import timezone\n"
+    "from chat import protocol, selectors, services\n"
+    "from chat.models import Message\n"
+    "from chat.services import retention\n"
+    "bob = get_user_model().objects.get(username='bob')\n"
+    "den = selectors.get_room('den')\n"
+    "for start in (301, 351):\n"
+    "    services.post_messages(room=den, user=bob, rate_limit=False,\n"
+    "        posts=[protocol.Post(f'while away {n}') for n in range(start, start + 50)])\n"
+    "Message.objects.filter(room=den, seq__lte=350).update(\n"
+    "    created_at=timezone.now() - timedelta(days=30))\n"
+    "for planned in retention.plan(7):\n"
+    "    retention.purge(planned=planned)\n"
+    "den.refresh_from_db()\n"
+    "print('purged_upto', den.purged_upto)\n"
+)
+
+
+def test_a_resume_across_a_purge_goes_on_from_the_first_kept_message(site, live_env, new_page):
+    """Retention (docs/search.md): the seqs between the page's last and the first kept
+    message no longer exist; the page shows what is kept and goes on live, instead of
+    waiting for seqs that never come."""
+    alice = new_page(viewport={"width": 1280, "height": 800})
+    login(alice, site.url, "alice")
+    open_room(alice, site.url, "den")
+    expect(item(alice, LAST)).to_have_count(1)
+    alice.context.set_offline(True)
+    expect(alice.locator("#conn-state")).to_have_attribute("data-state", "offline")
+    assert "purged_upto 350" in manage(live_env, "shell", "-c", PURGE)
+    alice.context.set_offline(False)
+    expect(alice.locator("#conn-state")).to_have_attribute("data-state", "connected")
+    expect(item(alice, 400)).to_have_count(1)
+    expect(item(alice, 351)).to_have_count(1)
+    expect(item(alice, 301)).to_have_count(0)  # purged: never comes
+    send(alice, "after the purge")
+    expect_message(alice, "after the purge", user="alice")
+    expect(item(alice, 401)).to_have_count(1)
+    assert alice.locator("#outbox li").count() == 0
