@@ -164,6 +164,14 @@ def test_search_from_the_header_opens_the_room_at_the_message(site, new_page):
     audit(alice, problems, "/chat/den/?at=40")
     alice.emulate_media(color_scheme="light")
 
+    # A result among the latest messages: marked on the page as rendered, no window.
+    alice.goto(site.url + f"/chat/den/?at={LAST - 3}")
+    expect(item(alice, LAST - 3)).to_have_class(re.compile(r"\btarget\b"))
+    expect(item(alice, LAST - 3)).to_be_focused()
+    expect(alice.locator("#conn-state")).to_have_attribute("data-state", "connected")
+    expect(item(alice, LAST + 2)).to_have_count(1)
+    expect(item(alice, LAST - 3)).to_be_focused()
+
     # A seq the room does not have: the latest page, and a word why.
     alice.goto(site.url + f"/chat/den/?at={LAST + 500}")
     expect(alice.locator("#banner")).to_be_visible()

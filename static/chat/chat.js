@@ -1723,6 +1723,9 @@ import {
     } else scrollToBottom();
     started = true;
     if (!el.input.disabled) el.input.focus();
+    // A search result among the messages rendered with the page: shown at once (the
+    // welcome's jump then finds it loaded).
+    if (Number.isSafeInteger(config.at) && shown.has(config.at)) highlight(shown.get(config.at), true);
     connect();
   }
 

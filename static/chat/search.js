@@ -1,7 +1,8 @@
 // Search on every page of a logged-in user (docs/search.md): the header's box (base.html;
 // on a room page its "This room" box adds room=<slug>) and the search page's form
-// (chat/search.html). "/" outside a field focuses the box (the search page's own field
-// there, where the header has none); Escape leaves it for the composer on a room page.
+// (chat/search.html), whose hits show their times in the reader's language and zone.
+// "/" outside a field focuses the box (the search page's own field there, where the
+// header has none); Escape in the empty box goes back to the composer on a room page.
 // Everything else is a plain GET form: the server answers /search/?q=...
 
 const box = document.getElementById("header-search-input");
@@ -48,5 +49,19 @@ if (roomSelect) {
     const value = extra.value;
     extra.remove();
     roomSelect.value = value;
+  }
+}
+
+// The hits' times in the reader's language and time zone (the server writes its own).
+const hitTimes = document.querySelectorAll(".search-hit time[datetime]");
+if (hitTimes.length) {
+  const lang = document.documentElement.lang || undefined;
+  const short = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+  const full = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" });
+  for (const time of hitTimes) {
+    const date = new Date(time.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) continue;
+    time.textContent = short.format(date);
+    time.title = full.format(date);
   }
 }
