@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import history, invitations, views
+from . import history, invitations, settings_views, views
 
 app_name = "chat"
 urlpatterns = [
@@ -10,5 +10,11 @@ urlpatterns = [
     path("chat/<str:room>/export.json", history.export_room, {"fmt": "json"}, name="export_json"),
     path("chat/<str:room>/export.txt", history.export_room, {"fmt": "text"}, name="export_text"),
     path("search/", history.search_page, name="search"),
+    path("settings/tokens/", settings_views.api_tokens, name="api_tokens"),
+    path(
+        "settings/tokens/<int:pk>/revoke/",
+        settings_views.revoke_api_token,
+        name="revoke_api_token",
+    ),
     path("invite/<str:token>/", invitations.invitation, name="invitation"),
 ]
