@@ -16,6 +16,7 @@ entry here (docs/architecture.md shows one).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.db import Error as DatabaseError
 
-from . import permissions, protocol, selectors, services
+from . import metrics, permissions, protocol, selectors, services
 from .models import Room
 
 
@@ -55,10 +56,14 @@ async def post(sock: Socket, batch: list[protocol.Post]) -> None:
     """Store a batch of one socket's posts (group commit). Their `message` frames reach
     every socket, this one included, through the fan-out; a refusal or a resend is answered
     here, to the sender only, in order."""
+    started = time.perf_counter()
     try:
         outcomes = await services.post_messages.acall(room=sock.room, user=sock.user, posts=batch)
     except DatabaseError:
+        metrics.DATABASE_ERRORS.inc()
         outcomes = [services.not_stored() for _ in batch]
+    else:
+        metrics.POST_SECONDS.labels("published").observe(time.perf_counter() - started)
     for post_, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, services.PostResult):
             if not outcome.created:
@@ -66,6 +71,7 @@ async def post(sock: Socket, batch: list[protocol.Post]) -> None:
         else:
             if post_.client_id is not None:
                 outcome.extra.setdefault("client_id", post_.client_id)
+            metrics.REFUSED.labels(outcome.code).inc()
             await sock.answer(protocol.error_frame(outcome))
 
 

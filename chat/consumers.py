@@ -18,7 +18,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import Error as DatabaseError
 
-from . import commands, protocol, selectors, services
+from . import commands, metrics, protocol, selectors, services
 from .errors import BadRequest, ChatError, CloseCode, Forbidden, Unavailable
 from .fanout import Connection, get_fanout
 from .models import Room
@@ -136,6 +136,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             while inbox and self.conn is not None and not self.conn.closed:
                 head = inbox.popleft()
                 if isinstance(head, ChatError):
+                    metrics.REFUSED.labels(head.code).inc()
                     await self.answer(protocol.error_frame(head))
                 elif isinstance(head, protocol.Post):
                     await self._run("message", _batch(head, inbox))
@@ -160,8 +161,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
         except ChatError as err:
             if name in protocol.NAMES_COMMAND:
                 err.extra.setdefault("command", name)
+            metrics.REFUSED.labels(err.code).inc()
             await self.answer(protocol.error_frame(err))
         except DatabaseError:
+            metrics.DATABASE_ERRORS.inc()
             log.exception("database error room=%s", self.conn and self.conn.room)
             await self.answer(protocol.error_frame(_unavailable()))
         except Exception:

@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import presence, protocol, selectors, sessions
+from . import metrics, presence, protocol, selectors, sessions
 from .errors import CloseCode
 
 log = logging.getLogger("chat.fanout")
@@ -138,6 +138,7 @@ async def publish(events: list[Event]) -> None:
         try:
             await layer.group_send(group, message)
         except Exception:
+            metrics.LAYER_ERRORS.inc()
             log.warning("publish to %s failed; clients will catch up from history", group)
 
 
@@ -392,6 +393,7 @@ class Fanout:
         if not mine:
             await self._add(user_group(conn.user_id))
         mine.add(conn)
+        metrics.SOCKETS.labels("room" if conn.room else "home").inc()
 
     async def _add(self, group: str) -> None:
         # With the layer down a socket still joins (welcome and history come from the
@@ -399,6 +401,7 @@ class Fanout:
         try:
             await self.layer.group_add(group, self.channel)
         except Exception:
+            metrics.LAYER_ERRORS.inc()
             log.warning("group_add %s failed; the refresh will retry", group)
 
     async def leave(self, conn: Connection) -> None:
@@ -415,6 +418,7 @@ class Fanout:
             self._in_background(self._went(conn.room, conn.username))
         mine = self.users.get(conn.user_id)
         if mine is not None and conn in mine:
+            metrics.SOCKETS.labels("room" if conn.room else "home").dec()
             mine.discard(conn)
             if not mine:
                 del self.users[conn.user_id]
@@ -670,6 +674,7 @@ class Fanout:
                 raise
             except Exception:
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                metrics.LAYER_ERRORS.inc()
                 log.warning("channel layer receive failed; retrying in %ss", delay)
                 failures += 1
                 await asyncio.sleep(delay)
@@ -730,6 +735,7 @@ class Fanout:
         for slug, last_seq in latest.items():
             feed = self.rooms.get(slug)
             if feed is not None and feed.cursor is not None and feed.cursor < last_seq:
+                metrics.CATCH_UPS.inc()
                 async with feed.lock:
                     await self._fill(feed, before=None)
 
@@ -805,6 +811,7 @@ class Fanout:
             )
             if not rows:
                 return
+            metrics.GAP_FILLS.inc()
             self._drop_slow(feed)  # a long gap comes in pages: the same bound for each
             for message in rows:
                 await self._send_message(feed, message.seq, protocol.message_frame(message))
@@ -812,10 +819,13 @@ class Fanout:
     async def _send_message(self, feed: RoomFeed, seq: int, text: str) -> None:
         feed.cursor = seq
         frame = {"type": "websocket.send", "text": text}
+        sent = 0
         for conn in tuple(feed.conns):
             if conn.last_seq < seq:  # a socket that joined later already has it
                 conn.last_seq = seq
                 await conn.put(frame)
+                sent += 1
+        metrics.DELIVERIES.inc(sent)
 
     async def _send_all(
         self, conns: Iterable[Connection], frame: dict[str, Any], *, skip_user: int | None = None
@@ -836,6 +846,7 @@ class Fanout:
                 self.cut(conn, CLOSE_TOO_SLOW)
 
     async def _disconnect(self, conn: Connection, code: int) -> None:
+        metrics.CLOSES.labels(str(int(code))).inc()
         try:
             await conn.send({"type": "websocket.close", "code": int(code)})
         except Exception:

@@ -342,6 +342,10 @@ CHAT_SEARCH_BURST = env_int("CHAT_SEARCH_BURST", 10)
 CHAT_SEARCH_PER_MINUTE = env_float("CHAT_SEARCH_PER_MINUTE", 30)
 CHAT_EXPORT_BURST = env_int("CHAT_EXPORT_BURST", 5)
 CHAT_EXPORT_PER_HOUR = env_float("CHAT_EXPORT_PER_HOUR", 20)
+# /metrics (chat/metrics.py): for a Prometheus that sends this bearer token, or scrapes
+# from one of these addresses or networks. Behind a proxy, use the token.
+CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")
+CHAT_METRICS_ALLOW = env_list("CHAT_METRICS_ALLOW", "127.0.0.1,::1")
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -9,6 +9,7 @@ from django.views.i18n import JavaScriptCatalog
 from chat import accounts
 from chat.api import api
 from chat.health import healthz
+from chat.metrics import metrics_view
 
 
 def favicon(request: HttpRequest) -> HttpResponse:
@@ -22,6 +23,7 @@ def favicon(request: HttpRequest) -> HttpResponse:
 reset = accounts.if_password_reset
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

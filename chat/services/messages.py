@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .. import fanout, formatting, permissions, protocol, ratelimit
+from .. import fanout, formatting, metrics, permissions, protocol, ratelimit
 from ..errors import (
     BadRequest,
     ChatError,
@@ -87,6 +88,7 @@ def post_messages(
     database), so seqs are gapless and follow commit order. With `rate_limit` (what a
     socket or an API call gets), each post takes a token of the user's bucket first.
     """
+    started = time.perf_counter()
     outcomes: list[Outcome | None] = [None] * len(posts)
     bodies: dict[int, str] = {}
     for i, post in enumerate(posts):
@@ -114,6 +116,8 @@ def post_messages(
             stored = _store(room, user, batch, look_up_resends=True)
     if not stored:
         return _done(outcomes)
+    metrics.POSTS.inc(len(stored))
+    metrics.POST_SECONDS.labels("stored").observe(time.perf_counter() - started)
     first, last = stored[0].message.seq, stored[-1].message.seq
     room.last_seq = last
     log.info("post room=%s user=%s seq=%d..%d", room.slug, user.get_username(), first, last)
