@@ -163,7 +163,7 @@ class Terminal:
 
 @pytest.fixture
 def site(live_env, tmp_path) -> Iterator[Site]:
-    env = live_env
+    env = {**live_env, "CHAT_FANOUT_REFRESH_SECONDS": "0.5"}  # a revoked token's close: soon
     tokens = users_with_tokens(env, "alice", "bob")
     server = LiveServer(env, tmp_path / "daphne.log").start()
     made = Site(server, env, tokens)
@@ -184,15 +184,20 @@ def test_history_live_messages_and_a_server_restart_lose_nothing(site, tmp_path)
         post_as(site, "bob", "live from bob")
         term.expect(r"^\[\d\d:\d\d\] bob: live from bob$")
 
-        site.server.kill()  # a crash: no close frame, the TCP connection just ends
+        # A burst, and the crash as soon as its first is shown: the rest are in flight
+        # (stored and not yet acknowledged, or not yet read: the resend sorts it out).
+        for n in (1, 2, 3, 4):
+            term.type(f"in flight {n}\n")
+        term.expect(r"^\[\d\d:\d\d\] alice: in flight 1$")
+        site.server.kill()  # SIGKILL: no close frame, the TCP connection just ends
         term.expect(r"^-- disconnected .*reconnecting in")
         for n in (1, 2, 3):  # typed while there is no server at all
             term.type(f"typed in the outage {n}\n")
-        term.expect(r"^-- disconnected .*3 unsent")  # still trying, the three kept
+        term.expect(r"^-- disconnected .*[3-6] unsent")  # still trying, the posts kept
         site.server = LiveServer(
             site.env, tmp_path / "daphne-restarted.log", port=site.server.port
         ).start()
-        term.expect(r"^-- reconnected, resuming after 4, resending 3")
+        term.expect(r"^-- reconnected, resuming after \d+, resending [3-6]")
         for n in (1, 2, 3):
             term.expect(rf"^\[\d\d:\d\d\] alice: typed in the outage {n}$")
         post_as(site, "bob", "bob after the restart")
@@ -203,17 +208,20 @@ def test_history_live_messages_and_a_server_restart_lose_nothing(site, tmp_path)
     finally:
         term.close()
 
+    print(f"\nthe terminal (run with -s to see it):\n{term.output}")
     rows = stored(site.env)
     bodies = [body for _, _, body in rows]
-    for n in (1, 2, 3):
-        assert bodies.count(f"typed in the outage {n}") == 1, rows
+    for body in [f"in flight {n}" for n in (1, 2, 3, 4)] + [
+        f"typed in the outage {n}" for n in (1, 2, 3)
+    ]:
+        assert bodies.count(body) == 1, rows
     assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
     # Everything stored, shown once each, in seq order: no duplicate, no gap.
     assert term.messages() == [(user, body) for _, user, body in rows], term.output
-    assert len(rows) == 8
+    assert len(rows) == 12
 
 
-def test_json_lines_through_pipes_and_a_bad_token(site):
+def json_lines_through_pipes(site: Site) -> None:
     post_as(site, "bob", "before the client")
     done = subprocess.run(
         client_command(site, "alice", "--json"),
@@ -235,7 +243,9 @@ def test_json_lines_through_pipes_and_a_bad_token(site):
     assert all(m["client_id"].startswith("t-") for m in objects[1:])
     assert "connected to terminal as alice" in done.stderr  # news on stderr, not stdout
 
-    # A bad token (same server, to save a start): refused, said so, exit 2, no retry.
+
+def a_bad_token_exits_with_2(site: Site) -> None:
+    """Refused, said so, exit 2, no retry."""
     started = time.monotonic()
     done = subprocess.run(
         client_command(site, "chat_" + "x" * 43),
@@ -251,6 +261,46 @@ def test_json_lines_through_pipes_and_a_bad_token(site):
     assert "reconnecting" not in done.stderr
     assert time.monotonic() - started < 10
     assert done.stdout == ""
+
+
+def ctrl_c_exits_at_once(site: Site) -> None:
+    term = Terminal(client_command(site, "alice"), client_env())
+    try:
+        term.expect(r"^-- connected to terminal as alice")
+        term.type("\x03")  # Ctrl-C
+        assert term.wait() == 130
+        term.expect(r"-- interrupted$")  # after the ^C the terminal echoes
+        assert "Traceback" not in term.output
+    finally:
+        term.close()
+
+
+def a_revoked_token_ends_the_client(site: Site) -> None:
+    """Closed with 4403 (the token revoked): said so, exit 3, no reconnect."""
+    term = Terminal(client_command(site, "bob"), client_env())
+    try:
+        term.expect(r"^-- connected to terminal as bob")
+        manage(
+            site.env,
+            "shell",
+            "-c",
+            "from chat import services; from chat.models import ApiToken\n"
+            "row = ApiToken.objects.get(user__username='bob')\n"
+            "services.revoke_api_token(actor=row.user, token=row)",
+        )
+        term.expect(r"^-- closed by the server \(4403\): .*token revoked or expired")
+        assert term.wait() == 3  # and no reconnect
+        assert "reconnecting" not in term.output
+    finally:
+        term.close()
+
+
+def test_json_lines_a_bad_token_ctrl_c_and_a_revoked_token(site):
+    """One server for these four (starting one costs seconds)."""
+    json_lines_through_pipes(site)
+    a_bad_token_exits_with_2(site)
+    ctrl_c_exits_at_once(site)
+    a_revoked_token_ends_the_client(site)
 
 
 def test_the_client_does_not_import_django():

@@ -118,10 +118,12 @@ class Session:
                     self._finish(Exit.REFUSED, refusal_text(status))
                     break
                 why = f"HTTP {status}"
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as err:
-                if isinstance(err, InvalidURI):
-                    self._finish(Exit.REFUSED, f"bad --url: {err}")
-                    break
+            except InvalidURI as err:
+                self._finish(Exit.REFUSED, f"bad --url: {err}")
+                break
+            except ConnectionRefusedError:
+                why = "connection refused: the server is down or restarting"
+            except (OSError, TimeoutError, InvalidHandshake) as err:
                 why = str(err) or type(err).__name__
             else:
                 started = time.monotonic()
@@ -204,7 +206,7 @@ class Session:
             self._finish(Exit.ROOM_DELETED, "closed by the server (4404): the room was deleted")
         elif code == POLICY_VIOLATION and not self.welcomed:
             self._finish(Exit.REFUSED, refusal_text(code))
-        return f"close code {code}" if code else "connection lost"
+        return f"connection lost, close code {code}" if code else "connection lost"
 
     async def _await_welcome(self, ws: Any) -> dict[str, Any] | None:
         deadline = time.monotonic() + self.welcome_timeout
