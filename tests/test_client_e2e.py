@@ -243,6 +243,46 @@ def json_lines_through_pipes(site: Site) -> None:
     assert all(m["client_id"].startswith("t-") for m in objects[1:])
     assert "connected to terminal as alice" in done.stderr  # news on stderr, not stdout
 
+    # Nothing to post (stdin at its end at once): it prints the latest page and exits 0.
+    done = subprocess.run(
+        client_command(site, "bob", "--json"),
+        cwd=ROOT,
+        env=client_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["seq"] for line in done.stdout.splitlines()] == [1, 2, 3]
+
+
+def the_docs_bot_posts(site: Site) -> None:
+    """docs/client.md's "A bot in ten lines of Python", run as it is printed there."""
+    docs = (ROOT / "docs" / "client.md").read_text()
+    bot = re.search(r"## A bot in ten lines.*?```python\n(.*?)```", docs, re.S).group(1)
+    assert len(bot.strip().splitlines()) <= 12
+    env = {**client_env(), "CHAT_TOKEN": site.tokens["bob"], "CHAT_URL": site.base}
+    done = subprocess.run(
+        [sys.executable, "-c", bot, "deploy", "finished"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    code = (
+        "from chat.models import Message;"
+        "print(Message.objects.filter(room__slug='lobby', author__username='bob')"
+        ".values_list('body', flat=True).get())"
+    )
+    assert manage(site.env, "shell", "-c", code).splitlines()[-1] == "deploy finished"
+    # Refused (an empty body): it says so and fails.
+    done = subprocess.run(
+        [sys.executable, "-c", bot], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 1 and "refused: empty" in done.stderr, done.stderr
+
 
 def a_bad_token_exits_with_2(site: Site) -> None:
     """Refused, said so, exit 2, no retry."""
@@ -295,9 +335,10 @@ def a_revoked_token_ends_the_client(site: Site) -> None:
         term.close()
 
 
-def test_json_lines_a_bad_token_ctrl_c_and_a_revoked_token(site):
-    """One server for these four (starting one costs seconds)."""
+def test_json_lines_the_docs_bot_a_bad_token_ctrl_c_and_a_revoked_token(site):
+    """One server for these (starting one costs seconds)."""
     json_lines_through_pipes(site)
+    the_docs_bot_posts(site)
     a_bad_token_exits_with_2(site)
     ctrl_c_exits_at_once(site)
     a_revoked_token_ends_the_client(site)

@@ -82,11 +82,14 @@ async def chat(session: Session, drain_timeout: float) -> Exit:
     await asyncio.wait({runner, reader}, return_when=asyncio.FIRST_COMPLETED)
     if not runner.done():  # end of input: let the outbox drain, then leave
         if not await session.drain(drain_timeout):
-            session.display.status(f"{len(session.outbox)} message(s) not acknowledged")
+            if session.outbox:
+                session.display.status(f"{len(session.outbox)} message(s) not acknowledged")
+            else:
+                session.display.status(f"not connected within {drain_timeout:g} s")
         await session.stop()
     reader.cancel()
     code = await runner
-    if code is Exit.OK and (session.outbox or session.failed):
+    if code is Exit.OK and (session.outbox or session.failed or not session.welcomed):
         return Exit.UNSENT
     return code
 

@@ -35,7 +35,7 @@ class Exit(IntEnum):
     """The client's exit status."""
 
     OK = 0
-    UNSENT = 1  # a post was refused, or still unacknowledged when the client gave up
+    UNSENT = 1  # a post refused or unacknowledged, or never connected, when input ended
     REFUSED = 2  # the handshake was refused (bad token, or the room is not there for us)
     REMOVED = 3  # closed with 4403: banned, kicked, removed, or the token revoked or expired
     ROOM_DELETED = 4  # closed with 4404
@@ -137,9 +137,10 @@ class Session:
         return self.result if self.result is not None else Exit.OK
 
     async def drain(self, seconds: float) -> bool:
-        """Wait until every post is acknowledged or refused (True), or `seconds` pass."""
+        """Wait until welcomed once and every post is acknowledged or refused (True), or
+        `seconds` pass. (Welcomed: so `</dev/null` still prints the latest page.)"""
         deadline = time.monotonic() + seconds
-        while self.outbox and self.state is not State.CLOSED:
+        while (self.outbox or not self.welcomed) and self.state is not State.CLOSED:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -172,6 +173,9 @@ class Session:
         """Serve one socket until it closes; why it ended (also setting `result` when the
         server said not to come back)."""
         self._ws = ws
+        if self._stop.is_set():  # stopped while the handshake was under way
+            await ws.close()
+            return "stopped"
         self._asked_after = None
         self._pong_due = None
         self._next_ping = time.monotonic() + self.ping_every
@@ -284,6 +288,7 @@ class Session:
             self.display.status(f"reconnected, resuming after {self.order.last}{unsent}")
         self.welcomed = True
         self.state = State.CONNECTED
+        self._progress.set()
         self.outbox.disconnected()  # resend the whole outbox on this socket
         self._receive(messages)
         if frame.get("has_more_after") or last_seq > self.order.last or self.order.gap:
