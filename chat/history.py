@@ -9,11 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import export, protocol, ratelimit, search, selectors
 from .errors import RateLimited
 from .forms import SearchForm
-from .views import _sidebar
+from .views import _dm_sides, _sidebar
 
 
 @login_required
@@ -27,11 +28,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
         try:
             ratelimit.take_search(request.user.pk)
         except RateLimited as err:
-            form.add_error("q", f"{err.detail} ({err.extra['retry_after']} s)")
+            wait = math.ceil(err.extra["retry_after"])
+            form.add_error("q", _("You are searching too fast: wait %(n)d s.") % {"n": wait})
             status = 429
         else:
             groups = search.grouped(search.search(request.user, query), query)
     summaries = selectors.room_summaries(request.user)
+    _dm_sides([group.room for group in groups or []], summaries)  # headings: the other side
     context = {
         "form": form,
         "groups": groups,

@@ -27,6 +27,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import BooleanField, FloatField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
 
 from . import selectors
 from .models import Message, Room
@@ -72,9 +73,9 @@ def parse_terms(text: str) -> tuple[Term, ...]:
     """Words, "phrases" (an unclosed quote runs to the end) and -exclusions."""
     text = unicodedata.normalize("NFKC", text).strip()
     if not text:
-        raise QueryError("Type something to search for.")
+        raise QueryError(_("Type something to search for."))
     if len(text) > QUERY_MAX:
-        raise QueryError(f"A search may be at most {QUERY_MAX} characters.")
+        raise QueryError(_("A search may be at most %(n)d characters.") % {"n": QUERY_MAX})
     terms: list[Term] = []
     for match in _TOKEN.finditer(text):
         minus, phrase, word = match.groups()
@@ -87,20 +88,10 @@ def parse_terms(text: str) -> tuple[Term, ...]:
         if body:
             terms.append(Term(body, negated))
     if len(terms) > TERMS_MAX:
-        raise QueryError(f"A search may have at most {TERMS_MAX} words.")
+        raise QueryError(_("A search may have at most %(n)d words.") % {"n": TERMS_MAX})
     if not any(not t.negated for t in terms):
-        raise QueryError("Say what to look for, not only what to leave out.")
+        raise QueryError(_("Say what to look for, not only what to leave out."))
     return tuple(terms)
-
-
-def parse_date(value: str, label: str) -> date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise QueryError(f"“{label}” must be a date like 2026-12-01.") from None
 
 
 def search(user: AbstractBaseUser, query: Query) -> list[Message]:

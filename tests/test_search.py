@@ -262,3 +262,20 @@ def test_searches_and_downloads_are_rate_limited(people, settings):
     assert client.get("/chat/lobby/export.json").status_code == 200
     refused = client.get("/chat/lobby/export.txt")
     assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+
+
+def test_a_bad_search_is_explained_in_japanese_too(people):
+    client = client_of(people["alice"])
+    client.cookies["django_language"] = "ja"
+    response = client.get("/search/", {"q": " ".join(["word"] * 11)})
+    assert response.status_code == 400
+    assert "検索語は最大 10 語です。" in response.content.decode()
+
+
+def test_a_direct_conversations_results_are_headed_by_the_other_side(people):
+    alice, bob = people["alice"], people["bob"]
+    dm = services.open_dm(user=alice, other="bob")
+    say(dm, bob, "tulips for you")
+    page = client_of(alice).get("/search/", {"q": "tulips"}).content.decode()
+    heading = re.search(r'<h2 id="search-room-[\w-]+">(.*?)</h2>', page, re.S).group(1)
+    assert ">bob</a>" in heading and "alice · bob" not in heading
