@@ -172,10 +172,10 @@ class Session:
     async def _connection(self, ws: Any) -> str:
         """Serve one socket until it closes; why it ended (also setting `result` when the
         server said not to come back)."""
-        self._ws = ws
         if self._stop.is_set():  # stopped while the handshake was under way
             await ws.close()
             return "stopped"
+        self._ws = ws
         self._asked_after = None
         self._pong_due = None
         self._next_ping = time.monotonic() + self.ping_every
