@@ -355,3 +355,66 @@ async def test_a_handshake_refused_with_403_ends_with_2():
         session = Session(url, "lobby", "bad", Display(io.StringIO(), err))
         assert await asyncio.wait_for(session.run(), 10) is Exit.REFUSED
     assert "the token is wrong" in err.getvalue()
+
+
+async def test_a_long_absence_pages_on_and_a_pong_ahead_fetches_the_missed_message():
+    asked: list[dict[str, Any]] = []
+
+    async def handler(ws: Any, n: int) -> None:
+        if n == 1:
+            await ws.send(welcome([msg(1)], 1))
+            await ws.close(1012)
+            return
+        # The resume: 2..3 now, and more after (has_more_after): the client pages on.
+        await ws.send(welcome([msg(2), msg(3)], 6, has_more_after=True))
+        asked.append(await frames(ws, "history"))
+        await ws.send(json.dumps({"type": "history", "messages": [msg(4)], "has_more": True}))
+        asked.append(await frames(ws, "history"))
+        await ws.send(json.dumps({"type": "history", "messages": [msg(5)], "has_more": False}))
+        # A broadcast lost: only the pong says the room is at 6.
+        await frames(ws, "ping")
+        await ws.send(json.dumps({"type": "pong", "last_seq": 6}))
+        asked.append(await frames(ws, "history"))
+        await ws.send(json.dumps({"type": "history", "messages": [msg(6)], "has_more": False}))
+        await ws.wait_closed()
+
+    sixth = asyncio.Event()
+
+    class Watching(Display):
+        def show(self, m: dict[str, Any]) -> None:
+            super().show(m)
+            if m["seq"] == 6:
+                sixth.set()
+
+    async with Script(handler) as script:
+        out, err = io.StringIO(), io.StringIO()
+        session = Session(script.url, "lobby", "t", Watching(out, err, tz=UTC), ping_every=0.3)
+        runner = asyncio.create_task(session.run())
+        await asyncio.wait_for(sixth.wait(), 10)
+        await session.stop()
+        await asyncio.wait_for(runner, 10)
+
+    assert script.paths[1] == "/ws/chat/lobby/?since=1"
+    assert [a["after"] for a in asked] == [3, 4, 5]
+    assert shown(out) == [f"message {n}" for n in range(1, 7)]
+
+
+async def test_no_pong_in_time_means_half_open_and_a_reconnect():
+    again = asyncio.Event()
+
+    async def handler(ws: Any, n: int) -> None:
+        if n == 2:
+            again.set()
+        await ws.send(welcome([], 0))
+        await ws.wait_closed()  # reads the pings, never answers them
+
+    async with Script(handler) as script:
+        out, err = io.StringIO(), io.StringIO()
+        session = Session(script.url, "lobby", "t", Display(out, err, tz=UTC), ping_every=0.2)
+        runner = asyncio.create_task(session.run())
+        await asyncio.wait_for(again.wait(), 10)
+        await session.stop()
+        await asyncio.wait_for(runner, 10)
+
+    assert len(script.paths) == 2, err.getvalue()
+    assert "no pong: the connection is half-open" in err.getvalue()
