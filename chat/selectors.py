@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import permissions, protocol
-from .models import Membership, Message, ReadMarker, Room
+from .models import Membership, Message, Profile, ReadMarker, Room
 from .protocol import Counts
 
 Page = tuple[list[Message], bool]  # messages oldest first, and whether more lie beyond
@@ -66,6 +66,15 @@ def message_rows(room: Room, after: int, limit: int) -> list[tuple]:
     no model instances, for reading a whole room (exports) at speed."""
     rows = Message.objects.filter(room_id=room.pk, seq__gt=after).order_by("seq")
     return list(rows.values_list(*protocol.MESSAGE_COLUMNS)[:limit])
+
+
+BOTS_MAX = 500
+
+
+def bot_usernames() -> list[str]:
+    """The accounts flagged as bots (chat.models.Profile), for the page's badge."""
+    rows = Profile.objects.filter(bot=True, user__is_active=True).order_by("user__username")
+    return list(rows.values_list("user__username", flat=True)[:BOTS_MAX])
 
 
 def rooms_with_stats() -> QuerySet[Room]:

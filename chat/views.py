@@ -146,6 +146,8 @@ def room(request: HttpRequest, room: str) -> HttpResponse:
         "reactions_max": protocol.REACTIONS_MAX,
         # `?at=<seq>` (a search result): the page opens at that message, context around it.
         "at": _seq_param(request.GET.get("at")),
+        # Accounts flagged as bots (a badge beside their name).
+        "bots": selectors.bot_usernames(),
     }
     initial = {
         "messages": [protocol.message_data(m) for m in messages],

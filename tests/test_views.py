@@ -352,6 +352,7 @@ def test_room_page_renders_latest_50_and_config(client_alice, alice):
         "edit_window": 3600,
         "reactions_max": 20,
         "at": None,  # no ?at=<seq>: the page opens at the newest messages
+        "bots": [],  # no account is flagged as a bot
     }
     initial = _json_script(page, "chat-initial")
     assert [m["seq"] for m in initial["messages"]] == list(range(6, 56))
@@ -457,3 +458,14 @@ def test_a_room_page_opens_at_a_message_asked_for(client_alice, alice, at, expec
     services.create_room(slug="lobby", user=alice)
     page = client_alice.get("/chat/lobby/", {"at": at}).content.decode()
     assert _json_script(page, "chat-config")["at"] == expected
+
+
+def test_a_bots_messages_carry_a_badge(client_alice, alice):
+    room = services.create_room(slug="lobby", user=alice)
+    make_user("robo", PASSWORD)
+    services.set_bot(username="robo")
+    robo = get_user_model().objects.get(username="robo")
+    services.post_message(room=room, user=robo, body="beep")
+    page = client_alice.get("/chat/lobby/").content.decode()
+    assert _json_script(page, "chat-config")["bots"] == ["robo"]
+    assert '<span class="msg-user">robo</span> <span class="bot-badge">bot</span>' in page

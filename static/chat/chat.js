@@ -158,6 +158,16 @@ import {
   const DELETED = gettext("This message was deleted.");
   const data = new WeakMap(); // <li> -> the message it shows (for grouping)
 
+  // Accounts flagged as bots (chat.models.Profile), badged beside their name.
+  const bots = new Set(config.bots || []);
+
+  function botBadge() {
+    const badge = document.createElement("span");
+    badge.className = "bot-badge";
+    badge.textContent = gettext("bot");
+    return badge;
+  }
+
   function buildMessage(m) {
     const li = document.createElement("li");
     li.className = "msg";
@@ -188,7 +198,9 @@ import {
     }
     const actions = document.createElement("span");
     actions.className = "msg-actions";
-    head.append(user, " ", time);
+    head.append(user, " ");
+    if (bots.has(m.user)) head.append(botBadge(), " ");
+    head.append(time);
     const body = document.createElement("div");
     body.className = "msg-body";
     // Under the body: "(edited)" and the reactions' chips.
