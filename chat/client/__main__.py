@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(args.url, args.room, args.token, display)
     try:
         return int(asyncio.run(chat(session, args.drain_timeout)))
+    except BrokenPipeError:  # the reader of our stdout went away (`| head -3`): done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(Exit.OK)
     except KeyboardInterrupt:
         unsent = f"; {len(session.outbox)} message(s) not acknowledged" if session.outbox else ""
         display.status(f"interrupted{unsent}")
