@@ -23,7 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
     run.add_argument(
         "--scenarios",
-        help="comma-separated: burst,paced,slow,history,idle,cross,roomlife,render,formatted",
+        help="comma-separated: burst,paced,slow,history,idle,cross,roomlife,render,formatted,"
+        "search",
+    )
+    run.add_argument(
+        "--search-databases",
+        help="search: comma-separated database URLs to measure on (default: --database-url), "
+        "e.g. sqlite:///bench/.data/search.sqlite3,postgres://postgres@127.0.0.1:5432/bench_search",
     )
     run.add_argument("--targets", help="comma-separated: site,tutorial,bare (default: all)")
     run.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -61,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None:
             cfg = dataclasses.replace(cfg, **{name: getattr(args, name)})
     data = run_sync(
-        cfg, args.out, args.database_url, args.redis_url, args.site_settings, args.profile
+        cfg,
+        args.out,
+        args.database_url,
+        args.redis_url,
+        args.site_settings,
+        args.profile,
+        args.search_databases.split(",") if args.search_databases else None,
     )
     paths = report.write(data, args.out)
     print(paths["markdown"].read_text())

@@ -186,7 +186,194 @@ def summary(data: dict[str, Any]) -> Rows:
         lines += room_life_lines(rows, asgi)
         lines += formatted_lines(rows, asgi)
     lines += render_lines(rows)
+    lines += search_lines(rows)
     return lines
+
+
+def _search_backends(rows: Rows) -> list[str]:
+    return list(dict.fromkeys(r["target"] for r in rows if r["scenario"] == "search"))
+
+
+def search_lines(rows: Rows) -> Rows:
+    """The search scenario's three targets (issue #16), per backend."""
+    lines: Rows = []
+    for backend in _search_backends(rows):
+        mine = [r for r in rows if (r["scenario"], r["target"]) == ("search", backend)]
+        queries = [r for r in mine if r["variant"] == "query"]
+
+        def text(what: str, value: str, target: str, met: Any, backend: str = backend) -> Row:
+            return {
+                "figure": f"search: {what}",
+                "asgi": backend,
+                "text": value,
+                "target": target,
+                "met": met,
+            }
+
+        if queries:
+            size = queries[0]["size"]
+            worst = max(queries, key=lambda r: r["p50_ms"] or float("inf"))
+            under = sum(r["p50_ms"] is not None and r["p50_ms"] < 100 for r in queries)
+            slowest = (
+                f"{worst['p50_ms']:g}"
+                if worst["p50_ms"] is not None
+                else f"> {worst['timed_out_s']:g} s (cut short)"
+            )
+            lines.append(
+                text(
+                    f"search() p50 ms over {size:,} messages, slowest of {len(queries)}",
+                    f"{slowest} ({worst['kind']}, {worst['sort']}, "
+                    f"{'room' if worst['room_filter'] else 'all rooms'}); "
+                    f"{under} of {len(queries)} under 100 ms",
+                    "< 100 ms p50" + (" (the issue's target)" if backend == "postgresql" else ""),
+                    under == len(queries),
+                )
+            )
+        posts = {
+            v: [r["median_us"] for r in mine if r["variant"] == "post" and r["index"] == v]
+            for v in ("indexed", "unindexed")
+        }
+        if posts["indexed"] and posts["unindexed"]:
+            with_i = statistics.median(posts["indexed"])
+            without = statistics.median(posts["unindexed"])
+            r = ratio(with_i, without)
+            cpu = {
+                v: statistics.median(
+                    r["client_cpu_us"] for r in mine if r["variant"] == "post" and r["index"] == v
+                )
+                for v in ("indexed", "unindexed")
+            }
+            server = {
+                v: [
+                    r["server_cpu_us"]
+                    for r in mine
+                    if r["variant"] == "post" and r["index"] == v and r.get("server_cpu_us")
+                ]
+                for v in ("indexed", "unindexed")
+            }
+            if server["indexed"] and server["unindexed"]:
+                a, b = statistics.median(server["indexed"]), statistics.median(server["unindexed"])
+                lines.append(
+                    text(
+                        "a post's PostgreSQL server CPU µs, with the index ÷ without",
+                        f"{fmt(round(b))} → {fmt(round(a))}: {fmt(ratio(a, b))}x",
+                        "",
+                        None,
+                    )
+                )
+            lines.append(
+                text(
+                    "a post's median µs, with the index ÷ without",
+                    f"{fmt(round(without))} → {fmt(round(with_i))}: {fmt(r)}x (poster's CPU "
+                    f"{fmt(round(cpu['unindexed']))} → {fmt(round(cpu['indexed']))}: "
+                    f"{fmt(ratio(cpu['indexed'], cpu['unindexed']))}x)",
+                    "<= 1.15x",
+                    r is not None and r <= 1.15,
+                )
+            )
+        exports = [r for r in mine if r["variant"] == "export"]
+        if exports:
+            size = max(r["size"] for r in exports)
+            big = {r["format"]: r for r in exports if r["size"] == size}
+            small = {r["format"]: r for r in exports if r["size"] != size}
+            parts = [f"{f} {fmt(big[f]['messages_per_s'])}/s" for f in big]
+            if small:
+                parts += [
+                    f"peak RSS {f} {fmt(small[f]['peak_rss_mib'])} → "
+                    f"{fmt(big[f]['peak_rss_mib'])} MiB"
+                    for f in big
+                    if f in small
+                ]
+            lines.append(
+                text(
+                    f"export_room messages/s of {size:,}",
+                    "; ".join(parts),
+                    ">= 50,000/s",
+                    all(b["messages_per_s"] >= 50_000 for b in big.values()),
+                )
+            )
+    return lines
+
+
+def search_table(rows: Rows) -> list[str]:
+    out: list[str] = []
+    for backend in _search_backends(rows):
+        mine = [r for r in rows if (r["scenario"], r["target"]) == ("search", backend)]
+        queries = [r for r in mine if r["variant"] == "query"]
+        if queries:
+            out += [
+                "",
+                f"search, {backend}: `chat.search.search` over {queries[0]['size']:,} messages "
+                "(ms; hits at most 50)",
+                "",
+                "| kind | q | rooms | sort | hits | p50 ms | p95 ms | CPU p50 ms | samples |",
+                "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for r in queries:
+                rooms = "the room" if r["room_filter"] else "all"
+                if r["p50_ms"] is None:
+                    out.append(
+                        f"| {r['kind']} | `{r['q']}` | {rooms} | {r['sort']} | - | "
+                        f"> {r['timed_out_s']:g} s, cut short | - | - | 0 |"
+                    )
+                    continue
+                out.append(
+                    f"| {r['kind']} | `{r['q']}` | {rooms} | {r['sort']} | {r['hits']} | "
+                    f"{fmt(r['p50_ms'])} | {fmt(r['p95_ms'])} | {fmt(r['cpu_p50_ms'])} | "
+                    f"{r['samples']} |"
+                )
+        exports = [r for r in mine if r["variant"] == "export"]
+        if exports:
+            out += [
+                "",
+                f"export_room, {backend} (to /dev/null; the command's own process, Django's "
+                "start included; the database server's CPU not included)",
+                "",
+                "| messages | format | wall s | CPU s | messages/s | messages per CPU s "
+                "| peak RSS MiB |",
+                "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for r in exports:
+                out.append(
+                    f"| {fmt(r['size'])} | {r['format']} | {fmt(r['wall_s'])} | "
+                    f"{fmt(r['cpu_s'])} | {fmt(r['messages_per_s'])} | "
+                    f"{fmt(r['messages_per_cpu_s'])} | {fmt(r['peak_rss_mib'])} |"
+                )
+        posts = [r for r in mine if r["variant"] == "post"]
+        if posts:
+            out += [
+                "",
+                f"post_messages, {backend}: one message per call, in alternating runs",
+                "",
+                "| index | pass | pair | posts | median µs | mean µs | p95 µs | poster CPU µs "
+                "| server CPU µs |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            ]
+            for r in posts:
+                out.append(
+                    f"| {r['index']} | {r.get('pass', 1)} | {r['pair']} | {r['posts']} | "
+                    f"{fmt(r['median_us'])} | {fmt(r['mean_us'])} | {fmt(r['p95_us'])} | "
+                    f"{fmt(r['client_cpu_us'])} | {fmt(r.get('server_cpu_us'))} |"
+                )
+        for r in mine:
+            if r["variant"] == "seed":
+                out += ["", f"seed, {backend}: {json.dumps(r['seconds'])} s, wall {r['wall_s']} s"]
+    return out
+
+
+def search_plans(rows: Rows) -> str:
+    out = []
+    for r in rows:
+        if r["scenario"] == "search" and r.get("plan"):
+            rooms = "the room" if r["room_filter"] else "all rooms"
+            out += [
+                f"== {r['target']}: {r['kind']} {r['q']!r}, {rooms}, {r['sort']}: "
+                f"p50 {r['p50_ms'] or 'cut short'} ms",
+                r.get("sql", ""),
+                r["plan"],
+                "",
+            ]
+    return "\n".join(out)
 
 
 def _median(runs: Rows, key: str, digits: int = 1) -> float | None:
@@ -452,7 +639,7 @@ def markdown(data: dict[str, Any], lines: Rows) -> str:
         if "text" in ln:
             out.append(
                 f"| {ln['figure']} | {ln['asgi']} | {ln['text']} | - | - | - | - | "
-                f"{ln['target']} | - |"
+                f"{ln['target']} | {fmt(ln.get('met'))} |"
             )
             continue
         if "big_vs_small" in ln:
@@ -479,6 +666,7 @@ def markdown(data: dict[str, Any], lines: Rows) -> str:
             f"{ln['target']} | {fmt(ln['met'])} |"
         )
     out += render_table(data["results"])
+    out += search_table(data["results"])
     return "\n".join(out) + "\n"
 
 
@@ -563,5 +751,9 @@ def write(data: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     }
     paths["json"].write_text(json.dumps(data, indent=1) + "\n")
     paths["markdown"].write_text(markdown(data, lines))
+    plans = search_plans(data["results"])
+    if plans:
+        paths["plans"] = out_dir / "plans.txt"
+        paths["plans"].write_text(plans)
     chart(data, paths["png"])
     return paths

@@ -18,7 +18,7 @@ from tests.support.accounts import login
 from tests.support.processes import ROOT, manage, run_python
 from tests.support.redis_server import RedisServer
 
-from . import formatting, scenarios
+from . import formatting, scenarios, search
 from .scenarios import Users, progress
 from .servers import Server, server_env
 
@@ -27,6 +27,8 @@ SENDER, SENDER_PASSWORD = "bench-sender", "bench-sender-password-1"
 TARGETS = ("site", "tutorial", "bare")
 # Scenarios measured in the bench's own process, without servers, users or a database.
 IN_PROCESS = frozenset({"render"})
+# Scenarios that run their own database processes, without servers or the run's users.
+NO_SERVERS = IN_PROCESS | {"search"}
 SETUP_TIMEOUT = 1800  # migrating and seeding a large history take minutes
 
 
@@ -62,6 +64,7 @@ class Config:
         "roomlife",
         "render",
         "formatted",
+        "search",
     )
     cross_receivers: int = 0  # 0: same as receivers
     targets: tuple[str, ...] = ("site", "tutorial", "bare")
@@ -82,6 +85,16 @@ class Config:
     # Markdown-heavy bodies of the same length (bench/formatting.py), in alternating pairs.
     formatted_messages: int = 2000
     formatted_pairs: int = 3
+    # search (bench/search.py), on each of the run's search databases: chat.search.search
+    # over a room of search_size messages (and export_room of it and of a room a tenth its
+    # size), search_samples per query; a post's cost in that room with and without the
+    # index (copies of the database): search_posts posts per run, in search_post_pairs pairs.
+    search_size: int = 1_000_000
+    search_samples: int = 9
+    search_posts: int = 1000
+    search_post_pairs: int = 2
+    search_timeout: float = 20.0  # seconds: a slower query is cut short and reported so
+    search_export_small: bool = True  # also export the room a tenth the size (memory)
 
 
 PRESETS = {
@@ -102,7 +115,17 @@ PRESETS = {
         slow_stall_seconds=1.0,
         slow_receivers=2,
         servers=("daphne",),
-        scenarios=("burst", "paced", "slow", "history", "idle", "roomlife", "render", "formatted"),
+        scenarios=(
+            "burst",
+            "paced",
+            "slow",
+            "history",
+            "idle",
+            "roomlife",
+            "render",
+            "formatted",
+            "search",
+        ),
         # Paced over 2 s, so that the churn and the typist have time to happen.
         roomlife_receivers=4,
         roomlife_messages=20,
@@ -115,6 +138,11 @@ PRESETS = {
         render_repeats=2,
         formatted_messages=20,
         formatted_pairs=1,
+        search_size=2000,
+        search_samples=1,
+        search_posts=20,
+        search_post_pairs=1,
+        search_export_small=False,
     ),
     # A few minutes: the loads, smaller where they only take longer.
     "quick": Config(
@@ -136,6 +164,9 @@ PRESETS = {
         render_repeats=10,
         formatted_messages=500,
         formatted_pairs=1,
+        search_size=100_000,
+        search_samples=5,
+        search_posts=500,
     ),
     # The figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
     # sockets, history at 1,000 and 1,000,000 messages; room life: 1,000 sockets, 2 arrivals
@@ -210,6 +241,7 @@ async def main(
     redis_url: str | None,
     site_settings: str,
     profile_dir: Path | None = None,
+    search_urls: list[str] | None = None,
 ) -> dict:
     life = "roomlife" in cfg.scenarios
     raise_fd_limit(max(cfg.idle_connections, cfg.roomlife_receivers if life else 0) * 2 + 1000)
@@ -223,7 +255,13 @@ async def main(
         progress(f"render: {len(formatting.KINDS)} bodies x {cfg.render_repeats} repeats")
         for row in formatting.measure(cfg.render_repeats):
             run.add("render", "-", "site", row["kind"], row)
-    if set(cfg.scenarios) <= IN_PROCESS:
+    if "search" in cfg.scenarios:
+
+        def add(backend: str, variant: str, row: dict[str, Any]) -> None:
+            run.add("search", "-", backend, variant, row)
+
+        search.measure(cfg, search_urls or [db_url], add, progress)
+    if set(cfg.scenarios) <= NO_SERVERS:
         return {
             "meta": machine_facts(started),
             "config": {**asdict(cfg), "site_settings": site_settings},
@@ -522,7 +560,10 @@ def run_sync(
     redis_url: str | None,
     site_settings: str,
     profile_dir: Path | None = None,
+    search_urls: list[str] | None = None,
 ) -> dict:
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     DATA_DIR.mkdir(exist_ok=True)
-    return asyncio.run(main(cfg, out_dir, db_url, redis_url, site_settings, profile_dir))
+    return asyncio.run(
+        main(cfg, out_dir, db_url, redis_url, site_settings, profile_dir, search_urls)
+    )
