@@ -279,3 +279,21 @@ def test_a_direct_conversations_results_are_headed_by_the_other_side(people):
     page = client_of(alice).get("/search/", {"q": "tulips"}).content.decode()
     heading = re.search(r'<h2 id="search-room-[\w-]+">(.*?)</h2>', page, re.S).group(1)
     assert ">bob</a>" in heading and "alice · bob" not in heading
+
+
+def test_best_match_first_when_asked(people):
+    alice = people["alice"]
+    lobby = services.create_room(slug="lobby", user=alice)
+    say(
+        lobby,
+        alice,
+        "deploy deploy deploy: the deploy of the deploy tool",
+        "one deploy, and a great many other words around it so that it weighs little here",
+        "nothing to see",
+    )
+    client = client_of(alice)
+    assert [seq for _, seq, _ in hits(client, q="deploy")] == [2, 1]  # newest first
+    assert [seq for _, seq, _ in hits(client, q="deploy", sort="relevance")] == [1, 2]
+    # LIKE-only words rank nothing: newest first again.
+    say(lobby, alice, "東京 東京", "東京")
+    assert [seq for _, seq, _ in hits(client, q="東京", sort="relevance")] == [5, 4]
