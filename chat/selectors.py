@@ -4,11 +4,14 @@ costs the same at the end of a room of a million messages as of a thousand."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -62,10 +65,51 @@ def messages_after(room: Room, after: int, limit: int) -> Page:
 
 
 def message_rows(room: Room, after: int, limit: int) -> list[tuple]:
-    """The first `limit` messages above seq `after` as protocol.MESSAGE_COLUMNS tuples:
-    no model instances, for reading a whole room (exports) at speed."""
-    rows = Message.objects.filter(room_id=room.pk, seq__gt=after).order_by("seq")
-    return list(rows.values_list(*protocol.MESSAGE_COLUMNS)[:limit])
+    """The first `limit` messages above seq `after` as protocol.MESSAGE_COLUMNS tuples, for
+    reading a whole room (exports) at speed: one SQL statement and the driver's own values,
+    without the ORM's model instances and per-field converters (half of an export's time).
+    JSON comes as text from both (Django turns psycopg's decoding off)."""
+    message, user = Message._meta.db_table, get_user_model()._meta.db_table
+    sql = (
+        f"SELECT m.seq, u.username, m.body, m.created_at, m.client_id, m.edited_at, "
+        f"m.deleted_at, m.html, m.mentions, m.reply_to, m.reactions "
+        f"FROM {message} m JOIN {user} u ON u.id = m.author_id "
+        f"WHERE m.room_id = %s AND m.seq > %s ORDER BY m.seq LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [room.pk, after, limit])
+        rows = cursor.fetchall()
+    return [_row(row) for row in rows]
+
+
+def _time(value: datetime | str | None) -> datetime | None:
+    """Aware from PostgreSQL's driver; naive (in UTC) from Django's SQLite backend."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _row(row: tuple) -> tuple:
+    seq, user, body, created, client_id, edited, deleted, html, mentions, reply_to, reactions = row
+    return (
+        seq,
+        user,
+        body,
+        _time(created),
+        client_id,
+        _time(edited),
+        _time(deleted),
+        html,
+        _json(mentions),
+        reply_to,
+        _json(reactions),
+    )
 
 
 BOTS_MAX = 500
