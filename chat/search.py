@@ -116,7 +116,10 @@ def search(user: AbstractBaseUser, query: Query) -> list[Message]:
         return list(newest.select_related("author", "room")[:RESULTS_MAX])
     # The best of the newest RANKED_MAX matches: ranking every match of a common word in a
     # big room would read them all (500 ms and more at 1,000,000 messages).
-    pool = Message.objects.filter(pk__in=newest.values("pk")[:RANKED_MAX])
+    # Two queries, not a subquery: the match conditions name the table (chat_message), and
+    # inside a subquery that would be the outer query's row.
+    ids = list(newest.values_list("pk", flat=True)[:RANKED_MAX])
+    pool = Message.objects.filter(pk__in=ids)
     best = ranked(pool).select_related("author", "room").order_by("-rank", "-id")
     return list(best[:RESULTS_MAX])
 
