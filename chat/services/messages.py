@@ -323,8 +323,8 @@ def _result(message: Message, *, created: bool) -> PostResult:
 
 
 def locked_message(room: Room, seq: int) -> Message:
-    """Message `seq` of `room`, locked for the transaction (edits, reactions), or
-    bad_request when the room has none."""
+    """Message `seq` of `room`, locked for the transaction (edits, reactions, deletions),
+    or bad_request when the room has none."""
     message = (
         Message.objects.select_for_update()
         .select_related("author")

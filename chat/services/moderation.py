@@ -21,6 +21,7 @@ from ..errors import (
 from ..models import AuditLog, Membership, Message, Report, Role, Room
 from . import mentions, reads
 from .base import emit, service
+from .messages import locked_message
 
 log = logging.getLogger("chat")
 
@@ -113,14 +114,7 @@ def delete_message(*, room: Room, actor: AbstractBaseUser, seq: int, reason: str
     """Soft-delete message `seq` (its author or a moderator): the body is blanked, the seq
     stays taken, and the room hears `message_deleted`. Deleting it again changes nothing."""
     with transaction.atomic():
-        message = (
-            Message.objects.select_for_update()
-            .select_related("author")
-            .filter(room_id=room.pk, seq=seq)
-            .first()
-        )
-        if message is None:
-            raise BadRequest(f"There is no message {seq} in this room.")
+        message = locked_message(room, seq)
         if message.author_id != actor.pk:
             _require_moderator(room, actor)
         if message.deleted_at is not None:
