@@ -205,4 +205,5 @@ HIDE = """() => {
 SHOW = """() => {
   delete document.visibilityState; delete document.hidden; delete document.hasFocus;
   document.dispatchEvent(new Event('visibilitychange'));
+  window.dispatchEvent(new Event('focus'));
 }"""

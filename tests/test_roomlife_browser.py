@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import PASSWORD, expect_message, login, open_room, send
+from tests.browser import HIDE, PASSWORD, SHOW, expect_message, login, open_room, send
 from tests.support.processes import manage
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -37,20 +37,6 @@ SEED = (
     "services.mark_read(room=den, user=carol, seq=2)\n"
     "services.mute_user(room=random, actor=bob, user=carol, minutes=600)\n"
 )
-
-# A tab in the background, as far as the page can tell (headless pages are always
-# visible and focused).
-HIDE = """() => {
-  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});
-  Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
-  document.hasFocus = () => false;
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
-SHOW = """() => {
-  delete document.visibilityState; delete document.hidden; delete document.hasFocus;
-  document.dispatchEvent(new Event('visibilitychange'));
-  window.dispatchEvent(new Event('focus'));
-}"""
 
 
 @pytest.fixture
