@@ -55,7 +55,8 @@ def export_room(request: HttpRequest, room: str, fmt: str) -> HttpResponse:
     try:
         ratelimit.take_export(request.user.pk)
     except RateLimited as err:
-        response = HttpResponse(err.detail, status=429, content_type="text/plain; charset=utf-8")
+        text = _("You have downloaded many transcripts: wait a while before the next one.")
+        response = HttpResponse(text, status=429, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(math.ceil(err.extra["retry_after"]))
         return response
     kind = "application/json" if fmt == "json" else "text/plain; charset=utf-8"
