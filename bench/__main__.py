@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     size = run.add_mutually_exclusive_group()
     for name in PRESETS:
         size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
-    run.add_argument("--servers", help="comma-separated: daphne,uvicorn")
+    run.add_argument(
+        "--servers",
+        help="comma-separated: daphne,uvicorn,granian,hypercorn (default: daphne,uvicorn; "
+        "smoke: daphne)",
+    )
     run.add_argument(
         "--scenarios",
         help="comma-separated: burst,paced,slow,history,idle,cross,roomlife,render,formatted,"

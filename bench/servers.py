@@ -1,11 +1,13 @@
-"""Server processes under test: the site and the tutorial baseline under daphne or uvicorn,
-and the bare `websockets` ceiling (started and stopped by tests/support/processes.py)."""
+"""Server processes under test: the site and the tutorial baseline under an ASGI server
+(daphne, uvicorn, granian or hypercorn), and the bare `websockets` ceiling (started and
+stopped by tests/support/processes.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +34,46 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _uvicorn(app: str, port: str) -> list[str]:
+    return [
+        *(sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", port),
+        *("--lifespan", "off", "--log-level", "warning", "--no-access-log"),
+    ]
+
+
+def _granian(app: str, port: str) -> list[str]:
+    # `asginl` is granian's ASGI interface without lifespan (the site has none). uvloop, as
+    # uvicorn picks it: the servers differ, not the loop under the app.
+    return [
+        *(sys.executable, "-m", "granian", "--interface", "asginl", "--ws", "--workers", "1"),
+        *("--loop", "uvloop", "--host", "127.0.0.1", "--port", port),
+        *("--no-access-log", "--log-level", "warning", app),
+    ]
+
+
+def _hypercorn(app: str, port: str) -> list[str]:
+    # `-w 0`: serve in this process (`-w 1` spawns a worker under a supervisor); uvloop, as
+    # uvicorn picks it. Hypercorn cannot switch lifespan off: it logs the site's refusal
+    # once ("ASGI Framework Lifespan error, continuing without Lifespan support"). No
+    # --access-logfile: no access log.
+    return [
+        *(sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "-w", "0"),
+        *("-k", "uvloop", "--log-level", "warning", app),
+    ]
+
+
+# ASGI server -> the command serving `app` on 127.0.0.1:`port` (DEBUG off: server_env).
+COMMANDS: dict[str, Callable[[str, str], list[str]]] = {
+    "daphne": lambda app, port: [*DAPHNE, "-p", port, app],
+    "uvicorn": _uvicorn,
+    "granian": _granian,
+    "hypercorn": _hypercorn,
+}
+
+
 @dataclass
 class Server:
-    """One server process. `target` is site | tutorial | bare; `asgi` is daphne | uvicorn
+    """One server process. `target` is site | tutorial | bare; `asgi` is one of COMMANDS
     (bare runs on its own)."""
 
     target: str
@@ -58,23 +97,7 @@ class Server:
         if self.target == "bare":
             return [sys.executable, "-m", "bench.bare", "--port", str(self.port)]
         app = SITE_APP if self.target == "site" else TUTORIAL_APP
-        if self.asgi == "daphne":
-            return [*DAPHNE, "-p", str(self.port), app]
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        return COMMANDS[self.asgi](app, str(self.port))
 
     def start(self) -> Server:
         log_path = self.log_dir / f"{self.target}-{self.asgi}-{self.port}.log"
@@ -83,16 +106,23 @@ class Server:
         wait_listening(self.port, self.proc, log_path, STARTUP_TIMEOUT)
         return self
 
-    def rss_kib(self) -> int:
+    @property
+    def pid(self) -> int:
+        """The process that serves: granian's supervisor forks its one worker, which does."""
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+        if self.asgi != "granian":
+            return self.proc.pid
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        return int(children.split()[0])
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
     def cpu_seconds(self) -> float:
-        assert self.proc is not None
-        return cpu_seconds(self.proc.pid)
+        return cpu_seconds(self.pid)
 
     def stop(self) -> None:
         stop_process(self.proc)
