@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import Error as DatabaseError
 
 from . import commands, metrics, protocol, selectors, services
-from .errors import BadRequest, ChatError, CloseCode, Forbidden, Unavailable
+from .errors import BadRequest, ChatError, CloseCode, Unavailable
 from .fanout import Connection, get_fanout
 from .models import Room
 
@@ -198,18 +198,18 @@ class ChatConsumer(SocketConsumer):
         await self.accept()
         self.conn = self._connection(room.slug, user)
         try:
-            await get_fanout().join(self.conn, self._send_welcome)
+            since = protocol.parse_since(self.scope.get("query_string", b""))
+            await get_fanout().join(self.conn, room, user, since, self._send_welcome)
         except ChatError:
             # banned while the handshake ran (see selectors.welcome)
             await self.close(code=int(CloseCode.REMOVED))  # autobahn wants a plain int
             return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
-    async def _send_welcome(self) -> int:
-        since = protocol.parse_since(self.scope.get("query_string", b""))
-        welcome = await database_sync_to_async(selectors.welcome)(self.room, self.user, since)
-        if welcome is None:
-            raise Forbidden("You are banned from this room.")
+    async def _send_welcome(self, welcome: selectors.Welcome) -> int:
+        """Send the welcome the fan-out read for this socket (and the changes below a
+        resume's `since`); the last seq it covers."""
+        self.room = welcome.room  # read after the subscription: the freshest
         username = self.user.get_username()
         await self.answer(
             protocol.welcome_frame(

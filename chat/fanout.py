@@ -21,14 +21,15 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import metrics, presence, protocol, selectors, sessions
-from .errors import CloseCode
+from .errors import CloseCode, Forbidden
 
 log = logging.getLogger("chat.fanout")
 
@@ -59,6 +60,12 @@ PRESENCE_DEBOUNCE = 0.05  # presence changes within this are told in one recount
 # Presence and typing frames wait at most this long and go out together, or with the next
 # message batch if one comes first (Fanout._queue_life says why).
 LIFE_DELAY = 0.25
+# More presence changes than this for one socket in one flush go as one `presence_changes`
+# frame (a room filling after a deploy would otherwise send every socket one frame per
+# arrival: a room of N costs N x N frames).
+PRESENCE_FRAMES_MAX = 2
+# Joins into one room are admitted in batches of at most this many (Fanout._admit).
+JOIN_BATCH = 200
 
 
 # --- events (built by chat.services, the only publisher) --------------------------------
@@ -168,6 +175,7 @@ class Connection:
         "backlog_bytes",
         "closed",
         "last_seq",
+        "life_from",
         "on_failure",
         "password",
         "room",
@@ -198,6 +206,7 @@ class Connection:
         self.password = password  # hash() of the user's password hash at the handshake
         self.transport = _twisted_transport(self.send)
         self.last_seq = 0  # highest seq this socket has been sent
+        self.life_from = 0  # the room's first ephemeral frame (RoomFeed.life) it may get
         self.backlog: deque[dict[str, Any]] | None = None  # made when first needed
         self.backlog_bytes = 0
         self.writer: asyncio.Task[None] | None = None
@@ -275,12 +284,37 @@ def _twisted_buffered(transport: Any) -> int:
     return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
 
 
+class Life(NamedTuple):
+    """An ephemeral frame waiting on a room's feed: its text, whose sockets skip it, and
+    for a presence frame (username, online)."""
+
+    text: str
+    skip_user: int | None
+    skip_name: str | None
+    presence: tuple[str, bool] | None = None
+
+
+@dataclass
+class Joining:
+    """A socket waiting to be admitted into its room (Fanout.join)."""
+
+    conn: Connection
+    room: Any  # the chat.models.Room its handshake opened
+    user: Any
+    since: int | None
+    send: Callable[[Any], Awaitable[int]]
+    done: asyncio.Future[bool | None]
+
+
 class RoomFeed:
     __slots__ = (
+        "admitting",
         "conns",
         "cursor",
         "here",
+        "joining",
         "life",
+        "life_base",
         "life_due",
         "lock",
         "present",
@@ -299,13 +333,19 @@ class RoomFeed:
         # Who the local sockets were last told is present (all processes), None until read.
         self.present: set[str] | None = None
         self.recount_due = False
-        # Presence and typing frames waiting to go out: (text, skip_user, skip_name).
-        self.life: list[tuple[str, int | None, str | None]] = []
+        # Presence and typing frames waiting to go out, and how many went out before them
+        # (a socket that joins gets only those queued after it: Connection.life_from).
+        self.life: list[Life] = []
+        self.life_base = 0
         self.life_due = False
+        self.joining: list[Joining] = []  # sockets waiting to be admitted (Fanout._admit)
+        self.admitting = False
 
 
 class Fanout:
-    def __init__(self) -> None:
+    def __init__(self, read_welcomes: Callable[..., list[Any]] | None = None) -> None:
+        # selectors.welcomes by default; the fan-out's own tests give one without a database.
+        self.read_welcomes = read_welcomes or selectors.welcomes
         self.layer = get_channel_layer()
         self.channel = ""
         self.rooms: dict[str, RoomFeed] = {}
@@ -342,36 +382,89 @@ class Fanout:
         self._refresher = loop.create_task(self._refresh_forever())
         self._renewer = loop.create_task(self._renew_presence_forever())
 
-    async def join(self, conn: Connection, welcome: Callable[[], Awaitable[int]]) -> None:
-        """Add a socket to its room. `welcome` sends the welcome frame and returns the last
-        seq it covered; it runs with the room's deliveries held back."""
+    async def join(
+        self,
+        conn: Connection,
+        room: Any,
+        user: Any,
+        since: int | None,
+        send: Callable[[Any], Awaitable[int]],
+    ) -> None:
+        """Add a socket to its room: `room` and `user` are its handshake's, `since` its
+        resume point; `send(welcome)` sends the welcome (a selectors.Welcome) and returns
+        the last seq it covered. Raises Forbidden when the user may not enter after all.
+
+        A room's joins are admitted in batches, with its deliveries held back (so a socket
+        gets its welcome before any live frame), by one task per room (_admit). When
+        thousands of sockets reconnect at once (after a deploy), each batch's welcomes take
+        one database hop and read what is the same for all once (selectors.welcomes)."""
         await self._start()
         conn.on_failure = self.evict
+        loop = asyncio.get_running_loop()
         while True:
             feed = self.rooms.setdefault(conn.room, RoomFeed(conn.room))
-            async with feed.lock:
-                if self.rooms.get(conn.room) is not feed:
-                    continue  # emptied and removed while we waited: take the new one
-                try:
-                    if feed.cursor is None:
-                        await self._add(room_group(conn.room))
-                    if feed.present is None:
-                        feed.present = await self._members(feed.slug)
-                    if feed.life:  # frames of before this socket: not for it
-                        await self._flush_life(feed)
-                    conn.last_seq = await welcome()
-                    if feed.cursor is None:
-                        feed.cursor = conn.last_seq
-                    came = self._count_in(feed, conn)
-                    if came:
-                        await self._tell_arrival(feed, conn.username)
-                finally:
-                    if not feed.conns:
-                        await self._drop_feed(feed)
-                break
+            joining = Joining(conn, room, user, since, send, loop.create_future())
+            feed.joining.append(joining)
+            if not feed.admitting:
+                feed.admitting = True
+                self._in_background(self._admit(feed))
+            came = await joining.done
+            if came is not None:
+                break  # None: the feed was emptied and removed meanwhile; take the new one
         await self._add_user(conn)
         if came:
             await self._came_or_went(feed.slug, conn.username, came=True)
+
+    async def _admit(self, feed: RoomFeed) -> None:
+        """Admit the room's waiting sockets, a batch at a time, until none wait."""
+        try:
+            while feed.joining:
+                async with feed.lock:
+                    batch = feed.joining[:JOIN_BATCH]
+                    del feed.joining[:JOIN_BATCH]
+                    if self.rooms.get(feed.slug) is not feed:
+                        batch += feed.joining
+                        feed.joining.clear()
+                        for joining in batch:
+                            _settle(joining.done, None)
+                        return
+                    try:
+                        await self._admit_batch(feed, batch)
+                    except Exception as err:  # the database, the layer: the batch fails
+                        for joining in batch:
+                            _settle(joining.done, err)
+                    finally:
+                        if not feed.conns and not feed.joining:
+                            await self._drop_feed(feed)
+        finally:
+            feed.admitting = False
+
+    async def _admit_batch(self, feed: RoomFeed, batch: list[Joining]) -> None:
+        if feed.cursor is None:
+            await self._add(room_group(feed.slug))
+        if feed.present is None:
+            feed.present = await self._members(feed.slug)
+        asks = [(joining.user, joining.since) for joining in batch]
+        welcomes = await database_sync_to_async(self.read_welcomes)(batch[0].room, asks)
+        for joining, welcome in zip(batch, welcomes, strict=True):
+            if joining.done.done():
+                continue  # the handshake went away while it waited
+            if welcome is None:
+                _settle(joining.done, Forbidden("You are banned from this room."))
+                continue
+            conn = joining.conn
+            try:
+                conn.last_seq = await joining.send(welcome)
+            except Exception as err:
+                _settle(joining.done, err)
+                continue
+            if feed.cursor is None:
+                feed.cursor = conn.last_seq
+            conn.life_from = feed.life_base + len(feed.life)  # none queued before it
+            came = self._count_in(feed, conn)
+            if came:
+                await self._tell_arrival(feed, conn.username)
+            _settle(joining.done, came)
 
     def present(self, slug: str, username: str) -> list[str]:
         """The welcome's `present` for `username` joining room `slug` (its feed is held):
@@ -412,7 +505,7 @@ class Fanout:
         if feed is not None and (conn in feed.conns or not feed.conns):
             async with feed.lock:
                 went = self._count_out(feed, conn)
-                if not feed.conns and self.rooms.get(conn.room) is feed:
+                if not feed.conns and not feed.joining and self.rooms.get(conn.room) is feed:
                     await self._drop_feed(feed)
         if went:
             self._in_background(self._went(conn.room, conn.username))
@@ -463,23 +556,20 @@ class Fanout:
         assert feed.present is not None
         if username not in feed.present:
             feed.present.add(username)
-            self._queue_life(feed, protocol.presence_frame(username, True), skip_name=username)
+            self._queue_presence(feed, username, True)
 
-    def _queue_life(
-        self,
-        feed: RoomFeed,
-        text: str,
-        *,
-        skip_user: int | None = None,
-        skip_name: str | None = None,
-    ) -> None:
+    def _queue_presence(self, feed: RoomFeed, username: str, online: bool) -> None:
+        text = protocol.presence_frame(username, online)
+        self._queue_life(feed, Life(text, None, username, (username, online)))
+
+    def _queue_life(self, feed: RoomFeed, frame: Life) -> None:
         """Send an ephemeral frame (presence, typing) to the room's sockets within
         LIFE_DELAY, together with the others that come meanwhile, or with the next message
         batch. Measured (docs/benchmarks.md, room life): a lone frame to 1,000 idle sockets
         cost about three message deliveries each, since daphne registers every socket for
         writing and uvicorn starts a writer task per socket; written in the same turn as
         other frames, it rides on their write."""
-        feed.life.append((text, skip_user, skip_name))
+        feed.life.append(frame)
         if not feed.life_due:
             feed.life_due = True
             self._in_background(self._flush_life_later(feed))
@@ -495,16 +585,16 @@ class Fanout:
     async def _flush_life(self, feed: RoomFeed) -> None:
         """Write the waiting ephemeral frames (feed.lock held), each socket's in one go."""
         frames, feed.life = feed.life, []
+        texts = LifeTexts(frames, feed.life_base)
+        feed.life_base += len(frames)
         feed.life_due = False
         if not frames:
             return
         for conn in tuple(feed.conns):
-            mine = [
-                text
-                for text, user, name in frames
-                if user != conn.user_id and name != conn.username
-            ]
-            if not mine or conn.closed:
+            if conn.closed:
+                continue
+            mine = texts.of(conn)
+            if not mine:
                 continue
             if conn.behind():
                 self.cut(conn)
@@ -568,7 +658,7 @@ class Fanout:
             changes += [(name, False) for name in sorted(told - members)]
             feed.present = members
             for name, online in changes:
-                self._queue_life(feed, protocol.presence_frame(name, online), skip_name=name)
+                self._queue_presence(feed, name, online)
 
     async def _renew_presence_forever(self) -> None:
         """Every TTL/3: renew this process's presence entries, and recount every local
@@ -771,7 +861,7 @@ class Fanout:
                         await self._deliver(feed, seq, text)
         elif kind == "chat.room" and "skip_user" in event:  # typing: ephemeral
             if feed is not None:
-                self._queue_life(feed, event["text"], skip_user=event["skip_user"])
+                self._queue_life(feed, Life(event["text"], event["skip_user"], None))
         elif kind == "chat.room":
             if feed is not None:
                 async with feed.lock:  # _send_all cuts the sockets that fell behind
@@ -873,6 +963,53 @@ class Fanout:
         for conn in targets:
             conn.abandon()  # nothing may follow the close frame
             await self._disconnect(conn, event["code"])
+
+
+class LifeTexts:
+    """The texts of one flush of a room's ephemeral frames, for each socket: the frames
+    queued since it joined, but its own user's; presence changes beyond
+    PRESENCE_FRAMES_MAX as one `presence_changes` frame. Nearly every socket of a room
+    gets the same texts, so they are built once for each kind of socket: by how many of
+    the frames came before it joined and whether its user is among them."""
+
+    def __init__(self, frames: list[Life], base: int) -> None:
+        self.frames, self.base = frames, base
+        self.names = {frame.skip_name for frame in frames if frame.skip_name is not None}
+        self.users = {frame.skip_user for frame in frames if frame.skip_user is not None}
+        self.built: dict[tuple[int, str | None, int | None], list[str]] = {}
+
+    def of(self, conn: Connection) -> list[str]:
+        start = max(0, conn.life_from - self.base)
+        name = conn.username if conn.username in self.names else None
+        user = conn.user_id if conn.user_id in self.users else None
+        key = (start, name, user)
+        if key not in self.built:
+            self.built[key] = self._build(start, name, user)
+        return self.built[key]
+
+    def _build(self, start: int, name: str | None, user: int | None) -> list[str]:
+        mine = [
+            frame
+            for frame in self.frames[start:]
+            if (name is None or frame.skip_name != name)
+            and (user is None or frame.skip_user != user)
+        ]
+        presence = [frame for frame in mine if frame.presence is not None]
+        if len(presence) <= PRESENCE_FRAMES_MAX:
+            return [frame.text for frame in mine]
+        changes = dict(frame.presence for frame in presence)  # type: ignore[misc]
+        rest = [frame.text for frame in mine if frame.presence is None]
+        return [protocol.presence_changes_frame(changes), *rest]
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    """Give a waiting join its outcome (an exception is raised in it), unless it is gone."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = (

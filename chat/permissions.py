@@ -21,31 +21,40 @@ from django.contrib.auth.models import AbstractBaseUser
 from .models import Membership, Role, Room
 
 STAFF, OWNER, MODERATOR, MEMBER = 3, 2, 1, 0
+_UNKNOWN = object()  # "not loaded yet": the default of the arguments callers may pass
 
 
 def membership(room: Room, user: AbstractBaseUser) -> Membership | None:
     return Membership.objects.filter(room_id=room.pk, user_id=user.pk).first()
 
 
-def rank(room: Room, user: AbstractBaseUser, member: Membership | None = None) -> int:
-    """The user's rank in the room; pass `member` when it is already loaded.
+def rank(
+    room: Room,
+    user: AbstractBaseUser,
+    member: Membership | object | None = _UNKNOWN,
+    flags: tuple[bool, bool] | object | None = _UNKNOWN,
+) -> int:
+    """The user's rank in the room; pass `member` (None: no row) and `flags` (staff_flags'
+    answer) when they are already loaded.
 
     Staff status is read from the database on every call, not from `user`: a socket keeps
     the user object of its handshake for as long as it is open, and a staff flag removed
     (or set) since must count at once.
     """
-    flags = staff_flags(user)
+    if flags is _UNKNOWN:
+        flags = staff_flags(user)
     if flags is None:  # anonymous, or deleted since
         return MEMBER
     if flags == (True, True):
         return STAFF
     if room.created_by_id is not None and room.created_by_id == user.pk:
         return OWNER
-    if member is None:
+    if member is _UNKNOWN:
         member = membership(room, user)
-    if member is not None and member.role == Role.OWNER:
+    role = member.role if isinstance(member, Membership) else None  # None: no row
+    if role == Role.OWNER:
         return OWNER
-    if member is not None and member.role == Role.MODERATOR:
+    if role == Role.MODERATOR:
         return MODERATOR
     return MEMBER
 
@@ -62,12 +71,15 @@ def is_staff(user: AbstractBaseUser) -> bool:
     return staff_flags(user) == (True, True)
 
 
-def can_moderate(room: Room, user: AbstractBaseUser, member: Membership | None = None) -> bool:
-    """The one moderator check: may `user` moderate `room`? (pass `member` when loaded)"""
-    return user.is_authenticated and rank(room, user, member) >= MODERATOR
-
-
-_UNKNOWN = object()
+def can_moderate(
+    room: Room,
+    user: AbstractBaseUser,
+    member: Membership | object | None = _UNKNOWN,
+    flags: tuple[bool, bool] | object | None = _UNKNOWN,
+) -> bool:
+    """The one moderator check: may `user` moderate `room`? (pass `member` and `flags`
+    when loaded)"""
+    return user.is_authenticated and rank(room, user, member, flags) >= MODERATOR
 
 
 def is_banned(

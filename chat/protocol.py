@@ -593,6 +593,15 @@ def presence_frame(username: str, online: bool) -> str:
     return encode({"type": "presence", "user": username, "online": online})
 
 
+def presence_changes_frame(changes: dict[str, bool]) -> str:
+    """Several presence changes in one frame ({username: online}; docs/protocol.md,
+    "Presence in one frame"): what a socket gets instead of more than
+    PRESENCE_FRAMES_MAX `presence` frames at once, as when a room fills after a deploy."""
+    online = sorted(name for name, up in changes.items() if up)
+    offline = sorted(name for name, up in changes.items() if not up)
+    return encode({"type": "presence_changes", "online": online, "offline": offline})
+
+
 def typing_frame(username: str) -> str:
     return encode({"type": "typing", "user": username})
 

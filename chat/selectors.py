@@ -179,6 +179,7 @@ def last_seqs(slugs: list[str]) -> dict[str, int]:
 class Welcome:
     """What a socket's welcome carries (chat.protocol.welcome_frame builds it)."""
 
+    room: Room  # as read for the welcome (the handshake's may be older)
     messages: list[Message]
     has_more: bool
     has_more_after: bool | None  # only on a resume
@@ -192,39 +193,105 @@ class Welcome:
 
 
 def welcome(room: Room, user: AbstractBaseUser, since: int | None) -> Welcome | None:
-    """The welcome's rules (docs/protocol.md, Resume): the latest page, or on a resume what
-    came after `since` and the deletions below it; None when the user may not enter (a ban
-    that committed after the handshake's check: this runs once the socket is subscribed, so
-    such a ban is seen here or its close event reaches the socket)."""
-    member = permissions.membership(room, user)
-    if permissions.is_banned(room, user, timezone.now(), member):
-        return None
-    if not permissions.can_see(room, user, member):
-        return None  # removed from a private room while the handshake ran
-    last = last_seq(room.slug) or 0
-    deleted: list[int] = []
-    changed: list[Message] = []
+    """The welcome of one socket (welcomes() says what it holds)."""
+    return welcomes(room, [(user, since)])[0]
+
+
+@dataclass(frozen=True)
+class _Page:
+    messages: list[Message]
+    has_more: bool
+    has_more_after: bool | None
+    deleted: list[int]
+    changed: list[Message]
+
+
+def welcomes(room: Room, asks: list[tuple[AbstractBaseUser, int | None]]) -> list[Welcome | None]:
+    """The welcomes of sockets joining `room` together, each (user, since), by the
+    welcome's rules (docs/protocol.md, Resume): the latest page, or on a resume what came
+    after `since` and the deletions below it; None for a user who may not enter (a ban that
+    committed after the handshake's check: this runs once the socket is subscribed, so such
+    a ban is seen here or its close event reaches the socket).
+
+    The fan-out admits a room's joins in batches (a room of thousands reconnects at once
+    after a deploy): what is the same for every socket (the page for a given `since`, the
+    room's last seq, a private room's members) is read once, and the per-user rows
+    (memberships, staff flags, read markers) in one query each. The room itself is read
+    again, after the sockets subscribed: a room made private (or deleted) since the
+    handshakes is seen here, or its close event reaches them."""
+    fresh = Room.objects.filter(pk=room.pk).first()
+    if fresh is None:
+        return [None] * len(asks)
+    room = fresh
+    ids = [user.pk for user, _ in asks]
+    rows = Membership.objects.filter(room_id=room.pk, user_id__in=ids)
+    memberships = {member.user_id: member for member in rows}
+    now = timezone.now()
+    allowed = {
+        user.pk
+        for user, _ in asks
+        if not permissions.is_banned(room, user, now, memberships.get(user.pk))
+        and permissions.can_see(room, user, memberships.get(user.pk))
+    }
+    if not allowed:
+        return [None] * len(asks)
+    pages: dict[int | None, _Page] = {}
+    for user, since in asks:
+        if user.pk in allowed and since not in pages:
+            pages[since] = _page(room, since)
+    flags = {
+        pk: (staff, active)
+        for pk, staff, active in get_user_model()
+        .objects.filter(pk__in=allowed)
+        .values_list("pk", "is_staff", "is_active")
+    }
+    reads = dict(
+        ReadMarker.objects.filter(room_id=room.pk, user_id__in=allowed).values_list(
+            "user_id", "last_read"
+        )
+    )
+    people = members(room) if room.private else None
+    out: list[Welcome | None] = []
+    for user, since in asks:
+        if user.pk not in allowed:
+            out.append(None)
+            continue
+        page, member = pages[since], memberships.get(user.pk)
+        muted = member.muted_until if member is not None and member.is_muted(now) else None
+        out.append(
+            Welcome(
+                room=room,
+                messages=page.messages,
+                has_more=page.has_more,
+                has_more_after=page.has_more_after,
+                # A post may commit between the two reads: the page then goes further.
+                last_seq=max(room.last_seq, page.messages[-1].seq if page.messages else 0),
+                moderator=permissions.can_moderate(room, user, member, flags.get(user.pk)),
+                deleted=page.deleted,
+                changed=page.changed,
+                last_read=reads.get(user.pk, 0),
+                muted_until=muted,
+                members=people,
+            )
+        )
+    return out
+
+
+def _page(room: Room, since: int | None) -> _Page:
+    """The messages of a welcome: the latest page, or a resume's replay from `since`."""
     if since is None:
         rows, has_more = messages_before(room, None, protocol.WELCOME_PAGE)
         rows, cut = protocol.fit_frame(rows, keep_newest=True)
-        has_more, more_after = has_more or cut, None
-    else:
-        rows, more_after = messages_after(room, since, protocol.RESUME_MAX)
-        rows, cut = protocol.fit_frame(rows, keep_newest=False)
-        more_after = more_after or cut
+        return _Page(rows, has_more or cut, None, [], [])
+    rows, more_after = messages_after(room, since, protocol.RESUME_MAX)
+    rows, cut = protocol.fit_frame(rows, keep_newest=False)
+    return _Page(
+        rows,
         # Older messages exist unless retention purged everything up to `since`.
-        has_more = since > purged_upto(room)
-        deleted = deleted_seqs(room, since - protocol.RESUME_MAX, since)
-        changed = changed_messages(room, since - protocol.RESUME_MAX, since)
-    if rows and rows[-1].seq > last:
-        last = rows[-1].seq  # a post committed between the two reads
-    moderator = permissions.can_moderate(room, user, member)
-    marker = ReadMarker.objects.filter(room_id=room.pk, user_id=user.pk).first()
-    muted = member.muted_until if member is not None and member.is_muted(timezone.now()) else None
-    last_read = marker.last_read if marker is not None else 0
-    people = members(room) if room.private else None
-    return Welcome(
-        rows, has_more, more_after, last, moderator, deleted, changed, last_read, muted, people
+        since > room.purged_upto,
+        more_after or cut,
+        deleted_seqs(room, since - protocol.RESUME_MAX, since),
+        changed_messages(room, since - protocol.RESUME_MAX, since),
     )
 
 

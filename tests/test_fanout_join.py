@@ -30,12 +30,13 @@ def no_refresh(settings):
     settings.CHAT_FANOUT_REFRESH_SECONDS = 3600
 
 
+@pytest.mark.django_db(transaction=True)  # the welcomes' database hop (a stand-in reader)
 async def test_sockets_that_join_a_fresh_process_at_once_all_get_live_messages(no_refresh):
     """The first sockets of a process join at the same moment (after a restart, clients
     reconnect together). Opening the process's channel waits on the layer (a Redis round
     trip), and every socket must end up subscribed through the one channel that is read,
     live at once, not after the periodic refresh."""
-    fan = Fanout()
+    fan = Fanout(read_welcomes=lambda room, asks: [object()] * len(asks))
     received: dict[int, asyncio.Queue[dict[str, Any]]] = {}
 
     def connection(user_id: int) -> Connection:
@@ -46,10 +47,10 @@ async def test_sockets_that_join_a_fresh_process_at_once_all_get_live_messages(n
 
         return Connection("lobby", user_id, send)
 
-    async def welcome() -> int:
+    async def welcome(_welcome: object) -> int:
         return 0
 
-    await asyncio.gather(*(fan.join(connection(user_id), welcome) for user_id in range(20)))
+    await asyncio.gather(*(fan.join(connection(u), None, None, None, welcome) for u in range(20)))
     try:
         if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
             # One channel for the process (not one per racing socket, most never read).

@@ -145,6 +145,32 @@ async def test_nobody_is_told_of_their_own_arrival(open_chat, alice, bob):
 # --- typing -----------------------------------------------------------------------------
 
 
+async def test_a_room_filling_at_once_sends_each_socket_one_frame_of_arrivals(
+    open_chat, alice, monkeypatch
+):
+    """After a deploy every client of a room reconnects at once: each arrival as a frame of
+    its own to everyone already there would cost a room of N about N x N frames. Arrivals
+    that come together reach a socket as one `presence_changes` frame."""
+    from chat import fanout
+
+    monkeypatch.setattr(fanout, "LIFE_DELAY", 1.0)  # all four arrive within one flush
+    a, _ = await opened(open_chat, alice)
+    names = ["carol", "dave", "erin", "frank"]
+    users = [await database_sync_to_async(make_user)(name) for name in names]
+    others = [await open_chat(user) for user in users]
+    frame = await next_of(a, "presence_changes")
+    assert frame == {"type": "presence_changes", "online": names, "offline": []}
+    assert await a.nothing(skip=frozenset())  # and no `presence` frame for each of them
+    # The last one to join was told of nobody: it joined after the others' arrivals, and its
+    # welcome's `present` already names them.
+    last = others[-1]
+    welcome = await last.recv_type("welcome")
+    assert welcome["present"] == ["alice", *names]
+    last.skip = frozenset()
+    assert await last.nothing(skip=frozenset())
+    await a.close()
+
+
 async def test_typing_reaches_the_others_once_a_second_and_never_the_typist(open_chat, alice, bob):
     a, _ = await opened(open_chat, alice)
     b, _ = await opened(open_chat, bob)

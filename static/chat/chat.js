@@ -846,6 +846,9 @@ import {
       case "presence":
         if (!frame.online) typists.stop(frame.user); // gone: no longer typing either
         return members.presence(frame.user, Boolean(frame.online));
+      case "presence_changes":
+        for (const name of Array.isArray(frame.offline) ? frame.offline : []) typists.stop(name);
+        return members.changes(frame.online, frame.offline);
       case "typing":
         if (typeof frame.user === "string" && frame.user !== config.username) typists.typing(frame.user);
         return;

@@ -42,6 +42,15 @@ export class Members {
     return this.names.delete(user);
   }
 
+  // A `presence_changes` frame (several changes at once: a room filling after a
+  // deploy): whether the list changed.
+  apply(online, offline) {
+    let changed = false;
+    for (const name of Array.isArray(online) ? online : []) changed = this.set(name, true) || changed;
+    for (const name of Array.isArray(offline) ? offline : []) changed = this.set(name, false) || changed;
+    return changed;
+  }
+
   list() {
     return sorted(this.names);
   }
@@ -216,6 +225,10 @@ export class MemberPanel {
 
   presence(user, online) {
     if (this.members.set(user, online)) this.render();
+  }
+
+  changes(online, offline) {
+    if (this.members.apply(online, offline)) this.render(); // once, however many
   }
 
   render() {

@@ -30,6 +30,15 @@ test("members: the welcome's list, then presence frames; sorted as the server so
   assert.equal(m.size, 0);
 });
 
+test("members: a presence_changes frame applies every change, and says if any did", () => {
+  const m = new Members();
+  m.reset(["alice", "bob"]);
+  assert.equal(m.apply(["carol", "dave", 3], ["bob", "nobody"]), true);
+  assert.deepEqual(m.list(), ["alice", "carol", "dave"]);
+  assert.equal(m.apply(["carol"], ["bob"]), false); // as it was: nothing to redraw
+  assert.equal(m.apply(undefined, null), false);
+});
+
 test("typing line: one, two, then several people", () => {
   assert.equal(typingText([]), "");
   assert.equal(typingText(["alice"]), "alice is typing…");

@@ -1,0 +1,60 @@
+"""A room's joins are welcomed in batches (chat.fanout admits them together; a room of
+thousands reconnects at once after a deploy): one read for the batch, and still each
+socket's own welcome, as a socket welcomed alone would get it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat import selectors, services
+from chat.models import Room
+from tests.support.accounts import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_user_in_a_batch_gets_their_own_welcome_from_one_read():
+    owner, mod, banned, reader, newcomer = (
+        make_user(name) for name in ("owner", "mod", "banned", "reader", "newcomer")
+    )
+    room = services.create_room(slug="den", user=owner)
+    for body in ("one", "two", "three"):
+        services.post_message(room=room, user=owner, body=body)
+    services.set_role(room=room, actor=owner, user=mod, role="moderator")
+    services.ban_user(room=room, actor=owner, user=banned)
+    services.mark_read(room=room, user=reader, seq=2)
+    asks = [(mod, None), (banned, None), (reader, 1), (newcomer, None), (owner, 1)]
+    found = selectors.welcomes(room, asks)
+    mod_w, banned_w, reader_w, newcomer_w, owner_w = found
+    assert banned_w is None
+    assert (mod_w.moderator, reader_w.moderator, newcomer_w.moderator, owner_w.moderator) == (
+        True,
+        False,
+        False,
+        True,
+    )
+    assert (reader_w.last_read, newcomer_w.last_read) == (2, 0)
+    assert [m.body for m in newcomer_w.messages] == ["one", "two", "three"]
+    assert [m.body for m in reader_w.messages] == ["two", "three"]  # resumed after 1
+    assert {w.last_seq for w in (mod_w, reader_w, newcomer_w)} == {3}
+    # As each would be welcomed alone, but for the reads all of them share.
+    for (user, since), welcome in zip(asks, found, strict=True):
+        assert selectors.welcome(Room.objects.get(pk=room.pk), user, since) == welcome
+    # The reads do not grow with the batch: four sockets cost what one costs.
+    with CaptureQueriesContext(connection) as one:
+        selectors.welcomes(room, [(newcomer, None)])
+    with CaptureQueriesContext(connection) as four:
+        selectors.welcomes(room, [(user, None) for user in (mod, reader, newcomer, owner)])
+    assert len(four) == len(one)
+
+
+def test_a_room_made_private_after_the_handshakes_welcomes_only_its_members():
+    owner, outsider = make_user("owner"), make_user("outsider")
+    room = services.create_room(slug="den", user=owner)
+    stale = Room.objects.get(pk=room.pk)  # as the handshakes loaded it: public
+    services.set_private(room=room, actor=owner, private=True)
+    owner_w, outsider_w = selectors.welcomes(stale, [(owner, None), (outsider, None)])
+    assert outsider_w is None
+    assert owner_w.room.private and owner_w.members == ["owner"]
