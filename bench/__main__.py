@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--scenarios",
         help="comma-separated: burst,paced,slow,history,idle,cross,roomlife,render,formatted,"
-        "search",
+        "search,v2,bigroom",
     )
     run.add_argument(
         "--search-databases",

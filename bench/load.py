@@ -34,6 +34,7 @@ SEQ = re.compile(r'"seq":(\d+)')
 REPLAY_PREFIXES = ('{"type":"welcome"', '{"type":"history"')
 PRESENCE_PREFIX, TYPING_PREFIX = '{"type":"presence"', '{"type":"typing"'
 LIFE_PREFIXES = (PRESENCE_PREFIX, TYPING_PREFIX)
+UNREAD_PREFIX = '{"type":"unread"'  # (presence_changes starts as presence does)
 TYPING_FRAME = json.dumps({"type": "typing"})
 # Handshakes in flight per worker: the site's handshake reads the session, the room and the
 # welcome page, and daphne drops a handshake that takes over 5 s.
@@ -49,6 +50,8 @@ class ConnSpec:
     stall: bool = False  # stop reading after the welcome (a slow or stalled client)
     resume_url: str | None = None  # where a stalled client resumes (site only)
     typing_every: float = 0.0  # a typist: sends {"type":"typing"} this often (seconds)
+    deflate: bool = False  # offer permessage-deflate, as browsers do (the idle scenario)
+    home: bool = False  # a receiver's home socket (ws/chat/): reads its user's stream
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Job:
     # frames; after the results, keep the sockets open until told "close" (so receivers
     # that are done do not leave the room, a presence change, while others still receive).
     signals: bool = False
+    connect_concurrency: int = CONNECT_CONCURRENCY  # handshakes in flight (bigroom: a storm)
 
 
 def body(index: int, pad: int = 0, text: str = "") -> str:
@@ -94,7 +98,7 @@ async def open_ws(spec: ConnSpec, url: str | None = None, **kwargs: Any) -> Clie
         origin=spec.origin,  # type: ignore[arg-type]
         open_timeout=60,
         ping_interval=None,
-        compression=None,
+        compression="deflate" if spec.deflate else None,
         max_size=None,
         sock=sock,
         **kwargs,
@@ -118,11 +122,16 @@ class Tally:
     counting: bool = False
     presence: int = 0
     typing: int = 0
+    first_latency: int | None = None  # ns, of payload 0 (bigroom: the message sent alone)
+    unread: int = 0  # `unread` frames (home sockets), counted while `counting`
 
     def __post_init__(self) -> None:
         self.got = bytearray(self.expect)
 
     def frame(self, text: str) -> None:
+        if text.startswith(UNREAD_PREFIX):
+            self.unread += self.counting
+            return
         if text.startswith(LIFE_PREFIXES):
             if self.counting:
                 if text.startswith(PRESENCE_PREFIX):
@@ -143,6 +152,8 @@ class Tally:
             if not replay:
                 self.latencies.append(now - int(match.group(2)))
                 self.last_ns = now
+                if index == 0:
+                    self.first_latency = now - int(match.group(2))
         seqs = SEQ.findall(text)
         if seqs:
             self.max_seq = max(self.max_seq, int(seqs[-1]))
@@ -216,6 +227,14 @@ async def run_one(
     go: asyncio.Event,
     typed: list[int],
 ) -> None:
+    if spec.home:
+        # Reads its user's stream until the room's receivers are done, as a page would.
+        reader = asyncio.create_task(receive_until_done(ws, tally))
+        await healthy_done.wait()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        tally.done = True
+        return
     if spec.stall:
         # Not reading while the room is busy (at most stall_seconds): the server must cope.
         with contextlib.suppress(TimeoutError):
@@ -250,7 +269,7 @@ async def watchdog(
     while not all(t.done() for t in tasks):
         await asyncio.sleep(0.25)
         if not healthy_done.is_set() and all(
-            t.done for s, t in zip(specs, tallies, strict=True) if not s.stall
+            t.done for s, t in zip(specs, tallies, strict=True) if not (s.stall or s.home)
         ):
             healthy_done.set()
         now = time.monotonic_ns()
@@ -265,7 +284,7 @@ async def watchdog(
 
 
 async def worker_main(job: Job, pipe: Any) -> None:
-    sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    sem = asyncio.Semaphore(job.connect_concurrency)
 
     async def connected(spec: ConnSpec) -> ClientConnection:
         async with sem:
@@ -292,7 +311,8 @@ async def worker_main(job: Job, pipe: Any) -> None:
             # Ready once in the room: the site accepts a socket before it joins it to its
             # room (one join at a time per room), and the welcome is the join's first frame.
             text = await ws.recv()
-            if not isinstance(text, str) or not text.startswith('{"type":"welcome"'):
+            first = '{"type":"hello"' if spec.home else '{"type":"welcome"'
+            if not isinstance(text, str) or not text.startswith(first):
                 raise RuntimeError(f"no welcome: {str(text)[:200]}")
             # Read from now on: the room's other joins send it presence frames, and a socket
             # left unread for the minute 1,000 joins take stops answering pings (dropped).
@@ -347,6 +367,9 @@ async def worker_main(job: Job, pipe: Any) -> None:
                 "presence": t.presence,
                 "typing": t.typing,
                 "typing_sent": n[0],
+                "first_latency": t.first_latency,
+                "home": spec.home,
+                "unread": t.unread,
             }
         )
     pipe.send({"conns": out, "errors": errors[:5], "failed_connects": len(errors)})
@@ -454,9 +477,10 @@ class Sender:
             pass
 
     async def send(
-        self, count: int, rate: float | None = None, pad: int = 0, text: str = ""
+        self, count: int, rate: float | None = None, pad: int = 0, text: str = "", start: int = 0
     ) -> tuple[int, int]:
-        """Returns the monotonic ns of the first and the last send."""
+        """Posts payloads start .. start + count - 1; returns the monotonic ns of the first
+        and the last send."""
         first = time.monotonic_ns()
         for i in range(count):
             if rate:
@@ -464,7 +488,7 @@ class Sender:
                 if delay > 0:
                     await asyncio.sleep(delay)
             await self.window.acquire()
-            await self.ws.send(post_text(self.target, body(i, pad, text)))
+            await self.ws.send(post_text(self.target, body(start + i, pad, text)))
         return first, time.monotonic_ns()
 
 

@@ -185,6 +185,8 @@ def summary(data: dict[str, Any]) -> Rows:
                     lines.append(cpu_line(asgi, target_name, one, two))
         lines += room_life_lines(rows, asgi)
         lines += formatted_lines(rows, asgi)
+        lines += v2_lines(rows, asgi)
+        lines += bigroom_lines(rows, asgi)
     lines += render_lines(rows)
     lines += search_lines(rows)
     return lines
@@ -385,23 +387,52 @@ def formatted_lines(rows: Rows, asgi: str) -> Rows:
     """The formatted scenario: the burst's deliveries/s with Markdown-heavy bodies against
     prose of the same length, as medians of the runs of each variant (alternated in the same
     run), and what each message carried."""
+    return paired_lines(rows, asgi, "formatted", ("plain", "formatted"))
+
+
+def v2_lines(rows: Rows, asgi: str) -> Rows:
+    """The v2 scenario: the burst as version 2 lives it (home sockets, churn, typists,
+    Markdown) against the plain burst, as medians of the runs of each variant, and the
+    user's stream's frames per home socket."""
+    out = paired_lines(rows, asgi, "v2", ("plain", "v2"))
+    full = [r for r in rows if (r["scenario"], r["asgi"], r["variant"]) == ("v2", asgi, "v2")]
+    if out and full:
+        out.append(
+            {
+                "figure": "v2: per socket during a v2 burst",
+                "asgi": asgi,
+                "text": f"unread {fmt(_median(full, 'unread_per_home'))} (home socket), "
+                f"presence {fmt(_median(full, 'presence_per_socket'))}, "
+                f"typing {fmt(_median(full, 'typing_per_socket'))}; churn "
+                f"{fmt(_median(full, 'churn_arrivals_per_s', 2))} arrivals/s",
+                "target": "",
+            }
+        )
+    return out
+
+
+def paired_lines(rows: Rows, asgi: str, scenario: str, variants: tuple[str, str]) -> Rows:
+    """A scenario of alternated pairs (plain and a variant): the ratio of their medians,
+    each run in order, latency, and CPU per delivery."""
+    base, other = variants
     runs = {
-        v: [r for r in rows if (r["scenario"], r["asgi"], r["variant"]) == ("formatted", asgi, v)]
-        for v in ("plain", "formatted")
+        v: [r for r in rows if (r["scenario"], r["asgi"], r["variant"]) == (scenario, asgi, v)]
+        for v in variants
     }
-    plain, rich = runs["plain"], runs["formatted"]
+    plain, rich = runs[base], runs[other]
     if not plain or not rich:
         return []
 
     def text(what: str, value: str) -> Row:
-        return {"figure": f"formatted: {what}", "asgi": asgi, "text": value, "target": ""}
+        return {"figure": f"{scenario}: {what}", "asgi": asgi, "text": value, "target": ""}
 
     n, m = plain[0]["receivers"], plain[0]["messages"]
     rate = ratio(_median(rich, "deliveries_per_s"), _median(plain, "deliveries_per_s"))
     lost = sum(r["lost"] + r["dup"] for r in plain + rich)
+    arrow = f"{base} → {other}"
     out = [
         {
-            "figure": f"formatted: burst deliveries/s, plain → formatted ({n:,} sockets x "
+            "figure": f"{scenario}: burst deliveries/s, {arrow} ({n:,} sockets x "
             f"{m:,} messages, medians of {len(plain)} + {len(rich)})",
             "asgi": asgi,
             "site": rate,
@@ -416,28 +447,29 @@ def formatted_lines(rows: Rows, asgi: str) -> Rows:
             ", ".join(
                 f"{r['variant']} {fmt(r['deliveries_per_s'])}"
                 for r in rows
-                if (r["scenario"], r["asgi"]) == ("formatted", asgi)
+                if (r["scenario"], r["asgi"]) == (scenario, asgi)
             ),
         ),
     ]
     for key in ("p50_ms", "p99_ms"):
         out.append(
             text(
-                f"burst latency {key[:3]} ms, plain → formatted",
+                f"burst latency {key[:3]} ms, {arrow}",
                 f"{fmt(_median(plain, key))} → {fmt(_median(rich, key))}",
             )
         )
-    out.append(
-        text(
-            "a message's body and html, chars, plain → formatted",
-            f"body {plain[0]['body_chars']} → {rich[0]['body_chars']}, "
-            f"html {plain[0]['html_chars']} → {rich[0]['html_chars']}",
+    if "body_chars" in plain[0]:
+        out.append(
+            text(
+                f"a message's body and html, chars, {arrow}",
+                f"body {plain[0]['body_chars']} → {rich[0]['body_chars']}, "
+                f"html {plain[0]['html_chars']} → {rich[0]['html_chars']}",
+            )
         )
-    )
     if _median(plain, "client_cpu_us_per_delivery") is not None:
         out.append(
             text(
-                "CPU µs per delivery, server + load clients, plain → formatted",
+                f"CPU µs per delivery, server + load clients, {arrow}",
                 f"{fmt(_median(plain, 'server_cpu_us_per_delivery'))} + "
                 f"{fmt(_median(plain, 'client_cpu_us_per_delivery'))} → "
                 f"{fmt(_median(rich, 'server_cpu_us_per_delivery'))} + "
@@ -445,6 +477,57 @@ def formatted_lines(rows: Rows, asgi: str) -> Rows:
             )
         )
     return out
+
+
+def bigroom_lines(rows: Rows, asgi: str) -> Rows:
+    """The room of 10,000: the join storm, one message to all, the burst, memory."""
+    row = find(rows, "bigroom", asgi, "site")
+    if not row:
+        return []
+    n = row["receivers"]
+
+    def line(what: str, value: str, target: str = "", met: bool | None = None) -> Row:
+        return {
+            "figure": f"room of {n:,}: {what}",
+            "asgi": asgi,
+            "text": value,
+            "target": target,
+            "met": met,
+        }
+
+    return [
+        line(
+            "join storm seconds (all at once)",
+            fmt(row["join_seconds"]),
+            "< 20 s, none refused or dropped",
+            row["join_seconds"] < 20 and row["refused"] == 0 and row["dropped"] == 0,
+        ),
+        line(
+            "joined, refused, dropped; CPU ms per join, server + load clients",
+            f"{row['joined']:,}, {row['refused']}, {row['dropped']}; "
+            f"{fmt(row['join_server_cpu_ms_per_socket'])} + "
+            f"{fmt(row['join_clients_cpu_ms_per_socket'])}",
+        ),
+        line(
+            "one message to all, p50 / p99 ms",
+            f"{fmt(row['alone_p50_ms'])} / {fmt(row['alone_p99_ms'])}",
+            "p99 < 300 ms",
+            row["alone_p99_ms"] is not None
+            and row["alone_p99_ms"] < 300
+            and row["alone_received"] == row["joined"],
+        ),
+        line(
+            f"burst of {row['messages']}: deliveries/s (lost, duplicated)",
+            f"{fmt(row['deliveries_per_s'])} ({row['lost']}, {row['dup']})",
+            "0 lost",
+            row["lost"] == 0 and row["dup"] == 0,
+        ),
+        line(
+            "CPU µs per delivery in the burst, server + load clients",
+            f"{fmt(row['server_cpu_us_per_delivery'])} + {fmt(row['client_cpu_us_per_delivery'])}",
+        ),
+        line("RSS KiB per socket, in the room", fmt(row["kib_per_socket"])),
+    ]
 
 
 def render_lines(rows: Rows) -> Rows:

@@ -65,6 +65,8 @@ class Config:
         "render",
         "formatted",
         "search",
+        "bigroom",
+        "v2",
     )
     cross_receivers: int = 0  # 0: same as receivers
     targets: tuple[str, ...] = ("site", "tutorial", "bare")
@@ -95,6 +97,13 @@ class Config:
     search_post_pairs: int = 2
     search_timeout: float = 20.0  # seconds: a slower query is cut short and reported so
     search_export_small: bool = True  # also export the room a tenth the size (memory)
+    # bigroom (site only, a fresh server): bigroom_receivers sockets join one room at once
+    # from bigroom_workers load processes (bigroom_concurrency handshakes in flight each),
+    # then one message alone, then a burst of bigroom_burst.
+    bigroom_receivers: int = 10_000
+    bigroom_burst: int = 100
+    bigroom_workers: int = 4
+    bigroom_concurrency: int = 50
 
 
 PRESETS = {
@@ -125,6 +134,8 @@ PRESETS = {
             "render",
             "formatted",
             "search",
+            "v2",
+            "bigroom",
         ),
         # Paced over 2 s, so that the churn and the typist have time to happen.
         roomlife_receivers=4,
@@ -143,6 +154,10 @@ PRESETS = {
         search_posts=20,
         search_post_pairs=1,
         search_export_small=False,
+        bigroom_receivers=20,
+        bigroom_burst=10,
+        bigroom_workers=2,
+        bigroom_concurrency=5,
     ),
     # A few minutes: the issue's loads, smaller where they only take longer.
     "quick": Config(
@@ -167,6 +182,7 @@ PRESETS = {
         search_size=100_000,
         search_samples=5,
         search_posts=500,
+        bigroom_receivers=2000,
     ),
     # The issue's figures: 100 receivers x 500 messages, 30 msg/s for 10 s, 2,000 idle
     # sockets, history at 1,000 and 1,000,000 messages; room life: 1,000 sockets, 2 arrivals
@@ -234,6 +250,16 @@ async def with_servers(run: Run, asgi: str, env: dict[str, str], fn: Any) -> Non
             server.stop()
 
 
+def users_needed(cfg: Config) -> int:
+    """Receivers' users (each with a session) the run's scenarios need at most at once."""
+    need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
+    if "roomlife" in cfg.scenarios or "v2" in cfg.scenarios:
+        need = max(need, cfg.roomlife_receivers + cfg.churn_users)
+    if "bigroom" in cfg.scenarios:
+        need = max(need, cfg.bigroom_receivers)
+    return need
+
+
 async def main(
     cfg: Config,
     out_dir: Path,
@@ -243,8 +269,8 @@ async def main(
     profile_dir: Path | None = None,
     search_urls: list[str] | None = None,
 ) -> dict:
-    life = "roomlife" in cfg.scenarios
-    raise_fd_limit(max(cfg.idle_connections, cfg.roomlife_receivers if life else 0) * 2 + 1000)
+    need = users_needed(cfg)
+    raise_fd_limit(need * 2 + 1000)
     db_url = db_url or f"sqlite:///{DATA_DIR / 'bench.sqlite3'}"
     run = Run(cfg, out_dir, db_url, redis_url, site_settings, profile_dir)
     env = server_env(db_url, site_settings=site_settings)
@@ -268,9 +294,6 @@ async def main(
             "results": run.rows,
         }
     manage(env, "migrate", "--noinput", timeout=SETUP_TIMEOUT)
-    need = max(cfg.receivers, cfg.idle_connections, cfg.cross_receivers)
-    if life:
-        need = max(need, cfg.roomlife_receivers + cfg.churn_users)
     made = json.loads(
         run_python(
             env,
@@ -299,20 +322,11 @@ async def main(
                     servers["site"].origin, SENDER, SENDER_PASSWORD, timeout=30
                 )
             await fan_out_scenarios(run, asgi, servers, users)
-            if "history" in cfg.scenarios:
-                await history(run, asgi, servers["site"], users, env)
-            if "roomlife" in cfg.scenarios:
-                if "site" in cfg.targets:
-                    await room_life(run, asgi, servers["site"], users)
-                else:
-                    progress("roomlife measures the site only (the others have no presence)")
-            if "formatted" in cfg.scenarios:
-                if "site" in cfg.targets:
-                    await formatted_burst(run, asgi, servers["site"], users)
-                else:
-                    progress("formatted measures the site only (the others do not format)")
+            await site_scenarios(run, asgi, servers["site"], users, env)
 
         await with_servers(run, asgi, env, measure)
+        if "bigroom" in cfg.scenarios and "site" in cfg.targets:
+            await big_room(run, asgi, env, users)
         if "idle" in cfg.scenarios:
             for target in cfg.targets:
                 if target == "bare" and asgi != cfg.servers[0]:
@@ -338,6 +352,26 @@ async def main(
         "config": {**asdict(cfg), "site_settings": site_settings},
         "results": run.rows,
     }
+
+
+async def site_scenarios(
+    run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]
+) -> None:
+    """The scenarios that measure the site alone (the others have no history, presence,
+    formatting or user's stream)."""
+    cfg = run.cfg
+    if "history" in cfg.scenarios:
+        await history(run, asgi, site, users, env)
+    alone = {"roomlife", "formatted", "v2"} & set(cfg.scenarios)
+    if alone and "site" not in cfg.targets:
+        progress(f"{', '.join(sorted(alone))} measure the site only: add it to --targets")
+        return
+    if "roomlife" in cfg.scenarios:
+        await room_life(run, asgi, site, users)
+    if "formatted" in cfg.scenarios:
+        await formatted_burst(run, asgi, site, users)
+    if "v2" in cfg.scenarios:
+        await version_two(run, asgi, site, users)
 
 
 async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], users: Users) -> None:
@@ -429,6 +463,32 @@ async def room_life(run: Run, asgi: str, site: Server, users: Users) -> None:
         await scenarios.settle([site])
 
 
+async def big_room(run: Run, asgi: str, env: dict[str, str], users: Users) -> None:
+    """A room of bigroom_receivers on a fresh site server (its RSS growth is the sockets')."""
+    cfg = run.cfg
+    progress(
+        f"bigroom: {cfg.bigroom_receivers:,} sockets join one room "
+        f"({cfg.bigroom_workers} load processes x {cfg.bigroom_concurrency} handshakes in "
+        f"flight), one message, then a burst of {cfg.bigroom_burst}"
+    )
+    site = Server("site", asgi, env, run.out_dir / "logs").start()
+    try:
+        if not users.sender_cookie:
+            users.sender_cookie = login(site.origin, SENDER, SENDER_PASSWORD, timeout=30)
+        row = await scenarios.big_room(
+            server=site,
+            room=run.room("big", asgi),
+            users=users,
+            receivers=cfg.bigroom_receivers,
+            burst=cfg.bigroom_burst,
+            workers=cfg.bigroom_workers,
+            concurrency=cfg.bigroom_concurrency,
+        )
+    finally:
+        site.stop()
+    run.add("bigroom", asgi, "site", "", row)
+
+
 async def formatted_burst(run: Run, asgi: str, site: Server, users: Users) -> None:
     """The burst with prose bodies (`plain`) and with Markdown-heavy bodies of the same
     length (`formatted`: bold, emphasis, code, a link, a bare URL, strikethrough, a mention),
@@ -460,6 +520,53 @@ async def formatted_burst(run: Run, asgi: str, site: Server, users: Users) -> No
             else None,
         )
         run.add("formatted", asgi, "site", variant, {"pair": pair, **sizes[variant], **row})
+
+
+async def version_two(run: Run, asgi: str, site: Server, users: Users) -> None:
+    """The burst as version 2 lives it (`v2`: every receiver also has its home socket open,
+    so each message changes its unread counts; presence churn and typists as in room life;
+    Markdown bodies with a mention) against the `plain` burst (prose of the same length, no
+    home sockets, no churn, no typists), alternated in pairs whose order flips on the same
+    server, each in a room of its own."""
+    cfg = run.cfg
+    texts = formatting.burst_texts(SENDER)
+    first = cfg.receivers
+    churn_users = Users(users.cookies[first : first + cfg.churn_users], users.sender_cookie)
+    order = []
+    for pair in range(cfg.formatted_pairs):
+        order += [("plain", pair), ("v2", pair)][:: 1 if pair % 2 == 0 else -1]
+    progress(
+        f"v2: {cfg.receivers} receivers x {cfg.formatted_messages} messages, "
+        f"{' '.join(v for v, _ in order)}"
+    )
+    for variant, pair in order:
+        room = run.room("v2", asgi, f"{variant[0]}{pair}")
+        full = variant == "v2"
+        life = None
+        if full:
+            life = scenarios.Life(
+                churn=scenarios.receiver_specs([site], room, churn_users, cfg.churn_users),
+                churn_rate=cfg.churn_rate,
+                churn_stay=cfg.churn_stay,
+                typists=cfg.typists,
+                typing_every=cfg.typing_every,
+            )
+        row = await scenarios.fan_out(
+            servers=[site],
+            room=room,
+            users=users,
+            receivers=cfg.receivers,
+            messages=cfg.formatted_messages,
+            workers=cfg.workers,
+            idle_timeout=30.0,
+            hold=True,
+            life=life,
+            text=texts["formatted" if full else "plain"],
+            homes=full,
+        )
+        run.add("v2", asgi, "site", variant, {"pair": pair, **row})
+        await asyncio.sleep(3.0)  # the departures' grace (2 s by default) runs out
+        await scenarios.settle([site])
 
 
 async def history(run: Run, asgi: str, site: Server, users: Users, env: dict[str, str]) -> None:

@@ -41,6 +41,20 @@ class Users:
     sender_cookie: str
 
 
+def home_specs(servers: list[Server], users: Users, count: int) -> list[ConnSpec]:
+    """The home sockets (ws/chat/: the user's stream) of the first `count` receivers' users,
+    as each would have the room list open in another tab."""
+    return [
+        ConnSpec(
+            url=f"ws://127.0.0.1:{servers[i % len(servers)].port}/ws/chat/",
+            headers=[("Cookie", users.cookies[i % len(users.cookies)])],
+            origin=servers[i % len(servers)].origin,
+            home=True,
+        )
+        for i in range(count)
+    ]
+
+
 def receiver_specs(
     servers: list[Server], room: str, users: Users, count: int, stalled: int = 0
 ) -> list[ConnSpec]:
@@ -108,7 +122,7 @@ class Profile:
             return
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        command = [spy, "record", "-p", str(self.server.proc.pid), "-r", "100", "-f", "raw"]
+        command = [spy, "record", "-p", str(self.server.pid), "-r", "100", "-f", "raw"]
         self.proc = subprocess.Popen(
             [*command, "-o", str(self.path)],
             stdout=subprocess.DEVNULL,
@@ -150,9 +164,11 @@ async def fan_out(
     life: Life | None = None,
     profile: Path | None = None,
     text: str = "",
+    homes: bool = False,
 ) -> dict[str, Any]:
     """One sender posts `messages` to `room` on servers[0]; `receivers` (over all servers)
-    receive. Returns throughput, latency and loss.
+    receive. Returns throughput, latency and loss. With `homes`, each receiver's user also
+    has a home socket open (the user's stream: its `unread` frames are counted).
 
     With `hold` (the roomlife scenario), the burst starts once every receiver has its
     welcome and the servers are quiet, receivers stay in the room until every one is done
@@ -162,6 +178,8 @@ async def fan_out(
     specs = receiver_specs(servers, room, users, receivers, stalled)
     for spec in specs[stalled : stalled + (life.typists if life else 0)]:
         spec.typing_every = life.typing_every  # type: ignore[union-attr]
+    if homes:
+        specs += home_specs(servers, users, receivers)
     # Generous: with the site's settings a post can take 40 ms on a busy 2-core machine.
     deadline = 60.0 + (messages / rate * 1.5 if rate else messages / 10) + stall_seconds
     pool = Workers(
@@ -220,7 +238,8 @@ async def fan_out(
         if churn is not None:
             await churn.stop()
         pool.join()
-    conns = [c for r in results for c in r["conns"]]
+    conns = [c for r in results for c in r["conns"] if not c["home"]]
+    home_conns = [c for r in results for c in r["conns"] if c["home"]]
     healthy = [c for c in conns if not c["stall"]]
     stalled_c = [c for c in conns if c["stall"]]
     latencies = [x / 1e6 for c in healthy for x in c["latencies"]]
@@ -245,6 +264,9 @@ async def fan_out(
         "client_cpu_us_per_delivery": _r(clients_cpu / max(1, delivered) * 1e6),
         "errors": [c["error"] for c in conns if c["error"]][:3],
     }
+    if homes:
+        row["homes"] = len(home_conns)
+        row["unread_per_home"] = _r(_mean([c["unread"] for c in home_conns]))
     if hold:
         row.update(
             {
@@ -280,15 +302,23 @@ def _mean(values: list[float]) -> float | None:
 
 
 async def idle_memory(
-    servers: list[Server], room: str, users: Users, connections: int, workers: int
+    servers: list[Server],
+    room: str,
+    users: Users,
+    connections: int,
+    workers: int,
+    deflate: bool = True,
 ) -> dict[str, Any]:
-    """Open `connections` idle sockets; the server's RSS growth per socket."""
+    """Open `connections` idle sockets (offering permessage-deflate, as browsers do, unless
+    `deflate` is off); the server's RSS growth per socket."""
     server = servers[0]
     # One socket first, so what every room and process pays once is not counted.
     warm = await open_ws(sender_spec(server, room, users))
     await asyncio.sleep(1.0)
     before = server.rss_kib()
     specs = receiver_specs([server], room, users, connections)
+    for spec in specs:
+        spec.deflate = deflate  # browsers offer it; a server that takes it pays per socket
     pool = Workers(split(specs, workers, {"expect": 0, "mode": "idle"}))
     started = time.monotonic()
     try:
@@ -309,6 +339,7 @@ async def idle_memory(
         "rss_after_kib": after,
         "kib_per_connection": round((after - before) / max(1, opened), 2),
         "connect_seconds": round(seconds, 2),
+        "deflate_offered": deflate,
         "errors": [e for r in ready for e in r["errors"]][:3],
     }
 
@@ -351,3 +382,81 @@ async def history_times(
     finally:
         for ws in sockets.values():
             await ws.close()
+
+
+async def big_room(
+    *,
+    server: Server,
+    room: str,
+    users: Users,
+    receivers: int,
+    burst: int,
+    workers: int,
+    concurrency: int,
+) -> dict[str, Any]:
+    """The performance issue's room of 10,000: `receivers` sockets of distinct users join one
+    room at once (`workers` load processes, `concurrency` handshakes in flight in each: the
+    reconnect storm after a deploy), then one message alone (its latency to every socket),
+    then a burst of `burst` as fast as the server takes them (lost, duplicated). The server's
+    and the load clients' CPU are read around each phase, and the server's RSS growth per
+    socket once all have joined."""
+    specs = receiver_specs([server], room, users, receivers)
+    job = {
+        "expect": 1 + burst,
+        "idle_timeout": 60.0,  # the quiet between the lone message and the burst
+        "deadline": 900.0,
+        "signals": True,
+        "connect_concurrency": concurrency,
+    }
+    rss_before, cpu_before = server.rss_kib(), server.cpu_seconds()
+    pool = Workers(split(specs, workers, job))
+    try:
+        started = time.monotonic()
+        ready = await pool.gather(wait=900)
+        join_seconds = time.monotonic() - started
+        join_cpu, join_clients_cpu = server.cpu_seconds() - cpu_before, pool.cpu_seconds()
+        connected = sum(r["ready"] for r in ready)
+        settled = await settle([server], most=120)
+        rss_after = server.rss_kib()
+        async with Sender(sender_spec(server, room, users), server.target) as sender:
+            pool.tell("go")
+            await sender.send(1)
+            await settle([server], most=60)  # the lone message has reached everyone
+            cpu0, clients0 = server.cpu_seconds(), pool.cpu_seconds() + time.process_time()
+            first, last = await sender.send(burst, start=1)
+            results = await pool.gather(wait=960)
+            burst_cpu = server.cpu_seconds() - cpu0
+            burst_clients_cpu = pool.cpu_seconds() + time.process_time() - clients0
+        pool.tell("close")
+        await pool.gather(wait=300)
+    finally:
+        pool.join()
+    conns = [c for r in results for c in r["conns"]]
+    alone = [c["first_latency"] / 1e6 for c in conns if c["first_latency"] is not None]
+    delivered = sum(len(c["latencies"]) for c in conns) - len(alone)
+    end_ns = max((c["last_ns"] for c in conns), default=last)
+    return {
+        "receivers": receivers,
+        "joined": connected,
+        "refused": receivers - connected,
+        "dropped": sum(1 for c in conns if c["closed_code"]),
+        "join_seconds": round(join_seconds, 1),
+        "join_server_cpu_ms_per_socket": _r(join_cpu / max(1, connected) * 1e3),
+        "join_clients_cpu_ms_per_socket": _r(join_clients_cpu / max(1, connected) * 1e3),
+        "settle_seconds": settled,
+        "kib_per_socket": round((rss_after - rss_before) / max(1, connected), 2),
+        "alone_received": len(alone),
+        "alone_p50_ms": _r(pct(alone, 50)),
+        "alone_p99_ms": _r(pct(alone, 99)),
+        "alone_max_ms": _r(max(alone) if alone else None),
+        "messages": burst,
+        "deliveries": delivered,
+        "deliveries_per_s": round(delivered / max(1e-9, (end_ns - first) / 1e9), 1),
+        "lost": sum(1 + burst - c["received"] for c in conns),
+        "dup": sum(c["dup"] for c in conns),
+        "server_cpu_us_per_delivery": _r(burst_cpu / max(1, delivered) * 1e6),
+        "client_cpu_us_per_delivery": _r(burst_clients_cpu / max(1, delivered) * 1e6),
+        "errors": (
+            [e for r in ready for e in r["errors"]] + [c["error"] for c in conns if c["error"]]
+        )[:3],
+    }

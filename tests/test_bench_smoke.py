@@ -66,3 +66,16 @@ def test_bench_smoke_run_writes_results(tmp_path: Path) -> None:
     assert life["presence_per_socket"] > plain["presence_per_socket"], (plain, life)
     assert life["typing_sent"] > 0, life
     assert "| room life: burst deliveries/s, plain → life" in table
+
+    # Version 2 at full speed: the v2 burst (home sockets, churn, a typist, Markdown)
+    # against the plain one, nothing lost; and the big room (smoke: 20 sockets).
+    for variant in ("plain", "v2"):
+        row = rows[("v2", "site", variant)]
+        assert row["deliveries"] == row["receivers"] * row["messages"], row
+        assert row["lost"] == 0 and row["dup"] == 0, row
+    assert rows[("v2", "site", "v2")]["homes"] == rows[("v2", "site", "v2")]["receivers"]
+    big = rows[("bigroom", "site", "")]
+    assert (big["joined"], big["refused"], big["dropped"]) == (big["receivers"], 0, 0), big
+    assert big["alone_received"] == big["receivers"], big
+    assert big["lost"] == 0 and big["dup"] == 0, big
+    assert "| room of 20: join storm seconds" in table
