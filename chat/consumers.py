@@ -206,9 +206,10 @@ class ChatConsumer(SocketConsumer):
             return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
-    async def _send_welcome(self, welcome: selectors.Welcome) -> int:
-        """Send the welcome the fan-out read for this socket (and the changes below a
-        resume's `since`); the last seq it covers."""
+    async def _send_welcome(self, welcome: selectors.Welcome, shared: protocol.WelcomeParts) -> int:
+        """Send the welcome the fan-out read for this socket, with what its batch shares
+        (who is present, the page: encoded once), and the changes below a resume's
+        `since`; the last seq it covers."""
         self.room = welcome.room  # read after the subscription: the freshest
         username = self.user.get_username()
         await self.answer(
@@ -220,7 +221,7 @@ class ChatConsumer(SocketConsumer):
                 has_more=welcome.has_more,
                 has_more_after=welcome.has_more_after,
                 moderator=welcome.moderator,
-                present=get_fanout().present(self.room.slug, username),
+                shared=shared,
                 last_read=welcome.last_read,
                 muted_until=welcome.muted_until,
                 members=welcome.members,

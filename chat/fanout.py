@@ -60,6 +60,7 @@ PRESENCE_DEBOUNCE = 0.05  # presence changes within this are told in one recount
 # Presence and typing frames wait at most this long and go out together, or with the next
 # message batch if one comes first (Fanout._queue_life says why).
 LIFE_DELAY = 0.25
+LIFE_ROOM, LIFE_DELAY_MAX = 1250, 2.0  # above LIFE_ROOM sockets, longer, up to the max
 # More presence changes than this for one socket in one flush go as one `presence_changes`
 # frame (a room filling after a deploy would otherwise send every socket one frame per
 # arrival: a room of N costs N x N frames).
@@ -302,7 +303,7 @@ class Joining:
     room: Any  # the chat.models.Room its handshake opened
     user: Any
     since: int | None
-    send: Callable[[Any], Awaitable[int]]
+    send: Callable[[Any, protocol.WelcomeParts], Awaitable[int]]
     done: asyncio.Future[bool | None]
 
 
@@ -356,6 +357,7 @@ class Fanout:
         self._renewer: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # closes and clean-ups under way
         self.presence = presence.get_store()
+        self.hints: set[str] = set()  # rooms whose recount hint is about to go out
         # The user's stream, coalesced: rooms with news since the last flush, whether room
         # lists changed, and each user's counts as last sent {user_id: {slug: Counts}}.
         self.dirty: set[str] = set()
@@ -388,11 +390,12 @@ class Fanout:
         room: Any,
         user: Any,
         since: int | None,
-        send: Callable[[Any], Awaitable[int]],
+        send: Callable[[Any, protocol.WelcomeParts], Awaitable[int]],
     ) -> None:
         """Add a socket to its room: `room` and `user` are its handshake's, `since` its
-        resume point; `send(welcome)` sends the welcome (a selectors.Welcome) and returns
-        the last seq it covered. Raises Forbidden when the user may not enter after all.
+        resume point; `send(welcome, shared)` sends the welcome (a selectors.Welcome, and
+        the protocol.WelcomeParts of its batch) and returns the last seq it covered.
+        Raises Forbidden when the user may not enter after all.
 
         A room's joins are admitted in batches, with its deliveries held back (so a socket
         gets its welcome before any live frame), by one task per room (_admit). When
@@ -446,6 +449,11 @@ class Fanout:
             feed.present = await self._members(feed.slug)
         asks = [(joining.user, joining.since) for joining in batch]
         welcomes = await database_sync_to_async(self.read_welcomes)(batch[0].room, asks)
+        # The welcomes' `present` (who the room's sockets here were told is present, and
+        # the batch, which joins now) and their pages, encoded once per batch: a room of
+        # 10,000 fills in batches, and a sort and an encoding per socket were N x N.
+        arriving = {j.conn.username for j, w in zip(batch, welcomes, strict=True) if w}
+        shared = protocol.WelcomeParts(sorted(feed.present | arriving))
         for joining, welcome in zip(batch, welcomes, strict=True):
             if joining.done.done():
                 continue  # the handshake went away while it waited
@@ -454,7 +462,7 @@ class Fanout:
                 continue
             conn = joining.conn
             try:
-                conn.last_seq = await joining.send(welcome)
+                conn.last_seq = await joining.send(welcome, shared)
             except Exception as err:
                 _settle(joining.done, err)
                 continue
@@ -465,13 +473,6 @@ class Fanout:
             if came:
                 await self._tell_arrival(feed, conn.username)
             _settle(joining.done, came)
-
-    def present(self, slug: str, username: str) -> list[str]:
-        """The welcome's `present` for `username` joining room `slug` (its feed is held):
-        who the room's sockets here were told is present, and the joining user."""
-        feed = self.rooms.get(slug)
-        known = feed.present if feed is not None and feed.present is not None else set()
-        return sorted(known | {username})  # (local users are in `present` as they join)
 
     async def join_home(self, conn: Connection, hello: Callable[[], Awaitable[None]]) -> None:
         """Add a home socket (no room: it gets the user's stream only). `hello` sends its
@@ -575,7 +576,9 @@ class Fanout:
             self._in_background(self._flush_life_later(feed))
 
     async def _flush_life_later(self, feed: RoomFeed) -> None:
-        await asyncio.sleep(LIFE_DELAY)
+        # A flush writes to every socket of the room: in a big room, flush less often, so
+        # that room life costs the same share of the process whatever the room's size.
+        await asyncio.sleep(min(LIFE_DELAY_MAX, LIFE_DELAY * max(1, len(feed.conns) / LIFE_ROOM)))
         if self.rooms.get(feed.slug) is not feed:
             feed.life.clear()
             return
@@ -629,6 +632,19 @@ class Fanout:
                 await self.presence.remove(slug, username)
         except Exception:
             log.warning("presence store failed for room %s; the renewal will retry", slug)
+        self._hint_presence(slug)
+
+    def _hint_presence(self, slug: str) -> None:
+        """Ask every process with sockets in the room to recount, once per
+        PRESENCE_DEBOUNCE however many came or went meanwhile: a room's join storm is
+        thousands of arrivals, and each publish costs every process a delivery."""
+        if slug not in self.hints:
+            self.hints.add(slug)
+            self._in_background(self._send_hint(slug))
+
+    async def _send_hint(self, slug: str) -> None:
+        await asyncio.sleep(PRESENCE_DEBOUNCE)
+        self.hints.discard(slug)
         await publish([presence_event(slug)])
 
     async def _members(self, slug: str) -> set[str]:

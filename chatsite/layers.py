@@ -5,12 +5,36 @@ Kept out of settings.py so it can be tested without reloading the settings modul
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from channels.layers import InMemoryChannelLayer as ChannelsInMemoryLayer
+
 PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
 CORE = "channels_redis.core.RedisChannelLayer"
-MEMORY = "channels.layers.InMemoryChannelLayer"
+MEMORY = "chatsite.layers.InMemoryChannelLayer"
+
+
+class InMemoryChannelLayer(ChannelsInMemoryLayer):
+    """Channels' in-memory layer (the embedded default), cleaning up expired messages and
+    group memberships at most once per CLEAN_SECONDS instead of on every send and receive.
+
+    Why: that clean-up walks every group, and the fan-out keeps one group per connected user
+    (the user's stream). With 10,000 users online every group_send walked 10,000 groups,
+    twice (group_send, then send), and a room's join storm, one publish per arrival, became
+    quadratic: 75 % of the server's loop in the profile (docs/benchmarks.md, "A room of
+    10,000"). A message past its expiry (60 s) may now wait up to CLEAN_SECONDS more before
+    it is dropped."""
+
+    CLEAN_SECONDS = 1.0
+    _cleaned = float("-inf")
+
+    def _clean_expired(self) -> None:
+        now = time.monotonic()
+        if now - self._cleaned >= self.CLEAN_SECONDS:
+            self._cleaned = now
+            super()._clean_expired()
 
 
 def _split(value: str) -> list[str]:

@@ -47,7 +47,7 @@ async def test_sockets_that_join_a_fresh_process_at_once_all_get_live_messages(n
 
         return Connection("lobby", user_id, send)
 
-    async def welcome(_welcome: object) -> int:
+    async def welcome(_welcome: object, _shared: object) -> int:
         return 0
 
     await asyncio.gather(*(fan.join(connection(u), None, None, None, welcome) for u in range(20)))

@@ -58,3 +58,37 @@ def test_a_room_made_private_after_the_handshakes_welcomes_only_its_members():
     owner_w, outsider_w = selectors.welcomes(stale, [(owner, None), (outsider, None)])
     assert outsider_w is None
     assert owner_w.room.private and owner_w.members == ["owner"]
+
+
+def test_a_welcome_built_from_shared_parts_is_the_welcome_built_alone():
+    """The parts a batch shares are encoded once and spliced in: the frame must be exactly
+    what encoding it whole gives, whatever the room's title or the bodies hold."""
+    import json
+
+    from chat import protocol
+
+    owner = make_user("owner")
+    room = services.create_room(slug="den", user=owner)
+    room.title = 'a "messages":[] and "present":[] title'
+    for body in ('"present":[]', '"messages":[] ]}', "plain"):
+        services.post_message(room=room, user=owner, body=body)
+    page = list(room.messages.order_by("seq"))
+    shared = protocol.WelcomeParts(["owner", "zed", "amy"])
+    text = protocol.welcome_frame(
+        room=room, username="owner", last_seq=3, messages=page, has_more=False, shared=shared
+    )
+    whole = {
+        "type": "welcome",
+        "room": protocol.room_data(room, None),
+        "user": "owner",
+        "last_seq": 3,
+        "messages": [protocol.message_data(m) for m in page],
+        "has_more": False,
+        "present": ["amy", "owner", "zed"],
+        "last_read": 0,
+    }
+    frame = json.loads(text)
+    assert text == protocol.encode(whole)
+    assert frame["room"]["title"] == room.title
+    assert frame["present"] == ["amy", "owner", "zed"]
+    assert [m["body"] for m in frame["messages"]] == ['"present":[]', '"messages":[] ]}', "plain"]
