@@ -476,6 +476,11 @@ class Sender:
         except websockets.ConnectionClosed:
             pass
 
+    async def post_history(self, count: int) -> None:
+        """Posts `count` messages that carry no payload (a room's history before a run)."""
+        for i in range(count):
+            await self.ws.send(post_text(self.target, f"an earlier message, number {i}"))
+
     async def send(
         self, count: int, rate: float | None = None, pad: int = 0, text: str = "", start: int = 0
     ) -> tuple[int, int]:

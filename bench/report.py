@@ -183,6 +183,7 @@ def summary(data: dict[str, Any]) -> Rows:
                 )
                 if one.get("client_cpu_us_per_delivery") is not None:
                     lines.append(cpu_line(asgi, target_name, one, two))
+        lines += scaling_lines(rows, asgi)
         lines += room_life_lines(rows, asgi)
         lines += formatted_lines(rows, asgi)
         lines += v2_lines(rows, asgi)
@@ -509,8 +510,9 @@ def bigroom_lines(rows: Rows, asgi: str) -> Rows:
             f"{fmt(row['join_clients_cpu_ms_per_socket'])}",
         ),
         line(
-            "one message to all, p50 / p99 ms",
-            f"{fmt(row['alone_p50_ms'])} / {fmt(row['alone_p99_ms'])}",
+            "one message to all, p50 / p99 ms (CPU ms, server + load clients)",
+            f"{fmt(row['alone_p50_ms'])} / {fmt(row['alone_p99_ms'])} "
+            f"({fmt(row.get('alone_server_cpu_ms'))} + {fmt(row.get('alone_clients_cpu_ms'))})",
             "p99 < 300 ms",
             row["alone_p99_ms"] is not None
             and row["alone_p99_ms"] < 300
@@ -693,6 +695,28 @@ def cpu_line(asgi: str, target: str, one: Row, two: Row) -> Row:
         "target": "",
         "met": None,
     }
+
+
+def scaling_lines(rows: Rows, asgi: str) -> Rows:
+    """The site's server CPU per delivery on 1, 2 and 4 processes sharing Redis (the cross
+    scenario): what a delivery costs as the site scales out, which two cores can show even
+    where throughput cannot grow."""
+    runs = [find(rows, "cross", asgi, "site", f"{n}proc") for n in (1, 2, 4)]
+    runs = [r for r in runs if r]
+    if len(runs) < 3:
+        return []
+    cpu = [r["server_cpu_us_per_delivery"] for r in runs]
+    ratios = [ratio(c, cpu[0]) for c in cpu[1:]]
+    return [
+        {
+            "figure": "Redis, site server CPU µs per delivery, 1 → 2 → 4 processes",
+            "asgi": asgi,
+            "text": " → ".join(fmt(c) for c in cpu)
+            + f": {fmt(ratios[0])}x, {fmt(ratios[1])}x (lost {sum(r['lost'] for r in runs)})",
+            "target": "<= 1.1x",
+            "met": all(r is not None and r <= 1.1 for r in ratios),
+        }
+    ]
 
 
 def fmt(value: Any) -> str:

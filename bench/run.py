@@ -69,6 +69,7 @@ class Config:
         "v2",
     )
     cross_receivers: int = 0  # 0: same as receivers
+    cross_processes: tuple[int, ...] = (1, 2)  # site processes sharing Redis, in turn
     targets: tuple[str, ...] = ("site", "tutorial", "bare")
     # roomlife (site only): a burst to this many receivers, `plain` and with room life
     # (`life`), in alternating pairs (plain, life, life, plain, ...) on the same servers.
@@ -201,6 +202,7 @@ PRESETS = {
         slow_pad=1700,
         workers=2,
         render_repeats=100,
+        cross_processes=(1, 2, 4),
     ),
 }
 
@@ -606,7 +608,7 @@ async def cross_process(run: Run, env: dict[str, str], users: Users) -> None:
     try:
         for asgi in cfg.servers:
             for target in (t for t in cfg.targets if t != "bare"):
-                for procs in (1, 2):
+                for procs in cfg.cross_processes:
                     servers = [Server(target, asgi, env, log_dir) for _ in range(procs)]
                     try:
                         for server in servers:

@@ -397,7 +397,8 @@ async def big_room(
     """The performance issue's room of 10,000: `receivers` sockets of distinct users join one
     room at once (`workers` load processes, `concurrency` handshakes in flight in each: the
     reconnect storm after a deploy), then one message alone (its latency to every socket),
-    then a burst of `burst` as fast as the server takes them (lost, duplicated). The server's
+    then a burst of `burst` as fast as the server takes them (lost, duplicated). The room has
+    50 messages before the storm, so each welcome carries a page. The server's
     and the load clients' CPU are read around each phase, and the server's RSS growth per
     socket once all have joined."""
     specs = receiver_specs([server], room, users, receivers)
@@ -408,6 +409,10 @@ async def big_room(
         "signals": True,
         "connect_concurrency": concurrency,
     }
+    # A room with history, as rooms are: every welcome carries a page of 50 messages.
+    async with Sender(sender_spec(server, room, users), server.target) as sender:
+        await sender.post_history(50)
+    await settle([server])
     rss_before, cpu_before = server.rss_kib(), server.cpu_seconds()
     pool = Workers(split(specs, workers, job))
     try:
@@ -420,8 +425,11 @@ async def big_room(
         rss_after = server.rss_kib()
         async with Sender(sender_spec(server, room, users), server.target) as sender:
             pool.tell("go")
+            alone0, alone_clients0 = server.cpu_seconds(), pool.cpu_seconds()
             await sender.send(1)
             await settle([server], most=60)  # the lone message has reached everyone
+            alone_cpu = server.cpu_seconds() - alone0
+            alone_clients_cpu = pool.cpu_seconds() - alone_clients0
             cpu0, clients0 = server.cpu_seconds(), pool.cpu_seconds() + time.process_time()
             first, last = await sender.send(burst, start=1)
             results = await pool.gather(wait=960)
@@ -449,6 +457,9 @@ async def big_room(
         "alone_p50_ms": _r(pct(alone, 50)),
         "alone_p99_ms": _r(pct(alone, 99)),
         "alone_max_ms": _r(max(alone) if alone else None),
+        # CPU of the lone message's fan-out (from its send until the server is quiet).
+        "alone_server_cpu_ms": _r(alone_cpu * 1e3),
+        "alone_clients_cpu_ms": _r(alone_clients_cpu * 1e3),
         "messages": burst,
         "deliveries": delivered,
         "deliveries_per_s": round(delivered / max(1e-9, (end_ns - first) / 1e9), 1),
