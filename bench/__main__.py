@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         size.add_argument(f"--{name}", dest="preset", action="store_const", const=name)
     run.add_argument(
         "--servers",
-        help="comma-separated: daphne,uvicorn,granian,hypercorn (default: daphne,uvicorn; "
+        help="comma-separated: daphne,uvicorn,uvicorn-nodeflate,granian,hypercorn (default: "
+        "daphne,uvicorn; "
         "smoke: daphne)",
     )
     run.add_argument(

@@ -66,6 +66,9 @@ def _hypercorn(app: str, port: str) -> list[str]:
 COMMANDS: dict[str, Callable[[str, str], list[str]]] = {
     "daphne": lambda app, port: [*DAPHNE, "-p", port, app],
     "uvicorn": _uvicorn,
+    # As docs/deployment.md recommends it: declining permessage-deflate, which browsers
+    # offer and which costs uvicorn ~40 KiB of zlib state per socket.
+    "uvicorn-nodeflate": lambda app, port: [*_uvicorn(app, port), "--ws-per-message-deflate", "0"],
     "granian": _granian,
     "hypercorn": _hypercorn,
 }
