@@ -203,6 +203,7 @@ PRESETS = {
         workers=2,
         render_repeats=100,
         cross_processes=(1, 2, 4),
+        servers=("daphne", "uvicorn", "uvicorn-nodeflate", "granian", "hypercorn"),
     ),
 }
 
@@ -219,7 +220,9 @@ class Run:
     run_id: str = field(default_factory=lambda: f"{int(time.time()):x}")
 
     def room(self, scenario: str, asgi: str, variant: str = "") -> str:
-        return "_".join(x for x in ("b", self.run_id, scenario, asgi, variant) if x)[:50]
+        # Word characters only: the tutorial's route takes \w+ (no "uvicorn-nodeflate").
+        name = "_".join(x for x in ("b", self.run_id, scenario, asgi, variant) if x)
+        return name.replace("-", "")[:50]
 
     def add(self, scenario: str, asgi: str, target: str, variant: str, row: dict[str, Any]) -> None:
         row = {"scenario": scenario, "asgi": asgi, "target": target, "variant": variant, **row}
@@ -671,6 +674,7 @@ def run_sync(
     profile_dir: Path | None = None,
     search_urls: list[str] | None = None,
 ) -> dict:
+    out_dir = out_dir.resolve()  # the private redis-server starts elsewhere: --dir must hold
     (out_dir / "logs").mkdir(parents=True, exist_ok=True)
     DATA_DIR.mkdir(exist_ok=True)
     return asyncio.run(
