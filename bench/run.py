@@ -420,6 +420,26 @@ async def fan_out_scenarios(run: Run, asgi: str, servers: dict[str, Server], use
                 run.add("slow", asgi, target, variant, row)
 
 
+def pair_order(pairs: int, variant: str) -> list[tuple[str, int]]:
+    """`plain` and `variant` in pairs whose order flips (plain, v, v, plain, plain, v...),
+    so a drift in the shared machine's load hits both alike: (variant, pair) in order."""
+    order = []
+    for pair in range(pairs):
+        order += [("plain", pair), (variant, pair)][:: 1 if pair % 2 == 0 else -1]
+    return order
+
+
+def room_life_of(cfg: Config, site: Server, room: str, churn_users: Users) -> scenarios.Life:
+    """The room life of a burst: churn_users coming and going, and typists."""
+    return scenarios.Life(
+        churn=scenarios.receiver_specs([site], room, churn_users, cfg.churn_users),
+        churn_rate=cfg.churn_rate,
+        churn_stay=cfg.churn_stay,
+        typists=cfg.typists,
+        typing_every=cfg.typing_every,
+    )
+
+
 async def room_life(run: Run, asgi: str, site: Server, users: Users) -> None:
     """The burst to roomlife_receivers sockets of distinct users, `plain` and `life`
     (presence churn and typists during the burst), alternated in pairs whose order flips
@@ -429,24 +449,14 @@ async def room_life(run: Run, asgi: str, site: Server, users: Users) -> None:
     cfg = run.cfg
     first = cfg.roomlife_receivers
     churn_users = Users(users.cookies[first : first + cfg.churn_users], users.sender_cookie)
-    order = []
-    for pair in range(cfg.roomlife_pairs):
-        order += [("plain", pair), ("life", pair)][:: 1 if pair % 2 == 0 else -1]
+    order = pair_order(cfg.roomlife_pairs, "life")
     progress(
         f"roomlife: {first} receivers x {cfg.roomlife_messages} messages, "
         f"{' '.join(v for v, _ in order)}"
     )
     for variant, pair in order:
         room = run.room("life", asgi, f"{variant[0]}{pair}")
-        life = None
-        if variant == "life":
-            life = scenarios.Life(
-                churn=scenarios.receiver_specs([site], room, churn_users, cfg.churn_users),
-                churn_rate=cfg.churn_rate,
-                churn_stay=cfg.churn_stay,
-                typists=cfg.typists,
-                typing_every=cfg.typing_every,
-            )
+        life = room_life_of(cfg, site, room, churn_users) if variant == "life" else None
         row = await scenarios.fan_out(
             servers=[site],
             room=room,
@@ -504,9 +514,7 @@ async def formatted_burst(run: Run, asgi: str, site: Server, users: Users) -> No
     cfg = run.cfg
     texts = formatting.burst_texts(SENDER)
     sizes = formatting.rendered_sizes(texts, SENDER)
-    order = []
-    for pair in range(cfg.formatted_pairs):
-        order += [("plain", pair), ("formatted", pair)][:: 1 if pair % 2 == 0 else -1]
+    order = pair_order(cfg.formatted_pairs, "formatted")
     progress(
         f"formatted: {cfg.receivers} receivers x {cfg.formatted_messages} messages, "
         f"{' '.join(v for v, _ in order)}"
@@ -537,9 +545,7 @@ async def version_two(run: Run, asgi: str, site: Server, users: Users) -> None:
     texts = formatting.burst_texts(SENDER)
     first = cfg.receivers
     churn_users = Users(users.cookies[first : first + cfg.churn_users], users.sender_cookie)
-    order = []
-    for pair in range(cfg.formatted_pairs):
-        order += [("plain", pair), ("v2", pair)][:: 1 if pair % 2 == 0 else -1]
+    order = pair_order(cfg.formatted_pairs, "v2")
     progress(
         f"v2: {cfg.receivers} receivers x {cfg.formatted_messages} messages, "
         f"{' '.join(v for v, _ in order)}"
@@ -547,15 +553,7 @@ async def version_two(run: Run, asgi: str, site: Server, users: Users) -> None:
     for variant, pair in order:
         room = run.room("v2", asgi, f"{variant[0]}{pair}")
         full = variant == "v2"
-        life = None
-        if full:
-            life = scenarios.Life(
-                churn=scenarios.receiver_specs([site], room, churn_users, cfg.churn_users),
-                churn_rate=cfg.churn_rate,
-                churn_stay=cfg.churn_stay,
-                typists=cfg.typists,
-                typing_every=cfg.typing_every,
-            )
+        life = room_life_of(cfg, site, room, churn_users) if full else None
         row = await scenarios.fan_out(
             servers=[site],
             room=room,

@@ -204,6 +204,12 @@ class ChatConsumer(SocketConsumer):
             # banned while the handshake ran (see selectors.welcome)
             await self.close(code=int(CloseCode.REMOVED))  # autobahn wants a plain int
             return
+        except DatabaseError:
+            # The welcome could not be read (for the whole batch of joins it was read
+            # with): "try again later", which clients take as any drop, reconnecting.
+            log.exception("cannot welcome a socket into room %s", slug)
+            await self.close(code=int(CloseCode.TRY_AGAIN))
+            return
         log.info("connect room=%s user=%s", room.slug, user.get_username())
 
     async def _send_welcome(self, welcome: selectors.Welcome, shared: protocol.WelcomeParts) -> int:

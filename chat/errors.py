@@ -25,6 +25,7 @@ class CloseCode(IntEnum):
     `int(code)` across the ASGI and channel-layer boundaries: autobahn (daphne) refuses a
     close code whose type is not exactly int, and msgpack cannot pack an IntEnum."""
 
+    TRY_AGAIN = 1013  # the standard's "try again later": the welcome's read failed
     REMOVED = 4403  # banned, kicked, removed, logged out, session ended
     ROOM_DELETED = 4404
     TOO_SLOW = 4408  # fell CHAT_SEND_BUFFER_BYTES behind; resume with `since`

@@ -92,3 +92,26 @@ def test_a_welcome_built_from_shared_parts_is_the_welcome_built_alone():
     assert frame["room"]["title"] == room.title
     assert frame["present"] == ["amy", "owner", "zed"]
     assert [m["body"] for m in frame["messages"]] == ['"present":[]', '"messages":[] ]}', "plain"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_welcome_the_database_cannot_read_closes_with_try_again(
+    open_chat, alice, monkeypatch
+):
+    """The welcomes of a batch are one read: when it fails (the database is away), every
+    socket of the batch is told to try again later (1013), never a 1011 or a traceback,
+    and the next join, with the database back, is welcomed."""
+    from django.db import OperationalError
+
+    from chat import fanout as fanout_module
+
+    def failing(room, asks):
+        raise OperationalError("the database is away")
+
+    monkeypatch.setattr(fanout_module.get_fanout(), "read_welcomes", failing)
+    chat = await open_chat(alice)
+    closed = await chat.comm.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 1013}
+    monkeypatch.undo()
+    again = await open_chat(alice)
+    assert (await again.recv_type("welcome"))["user"] == "alice"
