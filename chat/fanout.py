@@ -166,9 +166,10 @@ class Connection:
     - daphne's `send` never waits: it writes into the Twisted transport, whose buffer has
       no limit, and which sends everything written in one turn of the event loop in one
       system call. We send at once and look at that buffer.
-    - uvicorn's `send` waits while the socket's buffer is full. Frames then go to a
-      per-connection queue drained by a writer task (started only while there is a
-      backlog), so the room's delivery loop never waits for one socket.
+    - uvicorn's `send` waits while the socket's buffer is full. A frame is sent in place
+      while the socket takes data (Connection._send_now); once a send waits, it and the
+      frames after it go to a per-connection queue drained by a writer task (alive only
+      while there is a backlog), so the room's delivery loop never waits for one socket.
     """
 
     __slots__ = (
@@ -228,12 +229,31 @@ class Connection:
                 # e.g. autobahn's Disconnected for a socket whose close has begun
                 self._failed()
             return
+        if self.writer is None:
+            self._send_now(frame)
+            return
         if self.backlog is None:
             self.backlog = deque()
         self.backlog.append(frame)
         self.backlog_bytes += len(frame.get("text") or "")
-        if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def _send_now(self, frame: dict[str, Any]) -> None:
+        """Start sending `frame` in place, without a task: uvicorn's `send` returns without
+        waiting while the socket takes data, and a task per frame and socket was most of
+        what a lone frame to 10,000 idle sockets cost (docs/benchmarks.md, "A room of
+        10,000"). Only a send that does wait (the client is not reading) gets a writer
+        task, which finishes it and then sends what queued behind it, in order."""
+        sending = self.send(frame)
+        try:
+            waiting = sending.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return  # sent
+        except Exception:
+            self._failed()
+            return
+        self.writer = asyncio.get_running_loop().create_task(
+            self._write(_Resumed(sending, waiting))
+        )
 
     def behind(self) -> bool:
         """Whether the client has left more than SEND_BUFFER_BYTES unread."""
@@ -241,8 +261,9 @@ class Connection:
             return _twisted_buffered(self.transport) > SEND_BUFFER_BYTES
         return self.backlog_bytes > SEND_BUFFER_BYTES
 
-    async def _write(self) -> None:
+    async def _write(self, first: Awaitable[None]) -> None:
         try:
+            await first
             while self.backlog and not self.closed:
                 frame = self.backlog.popleft()
                 self.backlog_bytes -= len(frame.get("text") or "")
@@ -267,6 +288,30 @@ class Connection:
         if self.writer is not None:
             self.writer.cancel()
             self.writer = None
+
+
+class _Resumed:
+    """Awaiting this runs on a coroutine that was started by hand (Connection._send_now)
+    and stopped at `waiting`, the future it waits on (or None, a bare yield): the awaiting
+    task gets that future, and the coroutine goes on from where it stopped. (Python 3.12's
+    eager tasks do this; 3.11, the project's Python, has none.)"""
+
+    def __init__(self, coro: Any, waiting: Any) -> None:
+        self.coro, self.waiting = coro, waiting
+
+    def __await__(self) -> Any:
+        waiting = self.waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as err:  # cancelled (Connection.abandon): into the send
+                step = functools.partial(self.coro.throw, err)
+            else:
+                step = functools.partial(self.coro.send, None)
+            try:
+                waiting = step()
+            except StopIteration as done:
+                return done.value
 
 
 def _twisted_transport(send: Send) -> Any:

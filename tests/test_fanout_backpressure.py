@@ -112,3 +112,47 @@ async def test_a_batch_larger_than_the_buffer_does_not_disconnect_a_reader() -> 
         await all_read.wait()
     assert got[-1] == "after"
     assert conn in feed.conns and not conn.closed
+
+
+async def test_frames_go_out_in_place_while_the_socket_takes_them_and_in_order_after() -> None:
+    """No task per frame while the socket keeps up (a lone frame to 10,000 sockets was
+    10,000 tasks); once a send waits, it and what follows go through one writer, in order;
+    abandoning the socket ends the waiting send."""
+    sent: list[str] = []
+    gate = asyncio.Event()
+    gate.set()
+    ended = asyncio.Event()
+    drained = asyncio.Event()
+
+    async def send(frame: dict[str, Any]) -> None:
+        try:
+            await gate.wait()  # returns at once while set, as uvicorn's `writable` does
+            sent.append(frame["text"])
+            if frame["text"] == "four":
+                drained.set()
+        finally:
+            if frame["text"] == "five":
+                ended.set()
+
+    conn = Connection("lobby", 1, send)
+    await conn.put({"type": "websocket.send", "text": "one"})
+    assert sent == ["one"] and conn.writer is None  # sent in place, no task
+
+    gate.clear()  # the client stops reading: the next send waits
+    for text in ("two", "three", "four"):
+        await conn.put({"type": "websocket.send", "text": text})
+    assert sent == ["one"] and conn.writer is not None
+    assert [f["text"] for f in conn.backlog or ()] == ["three", "four"]
+    gate.set()
+    async with asyncio.timeout(5):
+        await drained.wait()
+    assert sent == ["one", "two", "three", "four"]
+
+    gate.clear()
+    await conn.put({"type": "websocket.send", "text": "five"})
+    conn.abandon()
+    async with asyncio.timeout(5):
+        await ended.wait()
+    gate.set()
+    await asyncio.sleep(0)
+    assert sent == ["one", "two", "three", "four"] and conn.closed
