@@ -79,3 +79,32 @@ def test_bench_smoke_run_writes_results(tmp_path: Path) -> None:
     assert big["alone_received"] == big["receivers"], big
     assert big["lost"] == 0 and big["dup"] == 0, big
     assert "| room of 20: join storm seconds" in table
+
+
+@pytest.mark.timeout(240)
+def test_bench_smoke_under_uvicorn_as_deployed(tmp_path: Path) -> None:
+    """The site under uvicorn as docs/deployment.md runs it (permessage-deflate declined),
+    through its own send path (chat.fanout.Connection: frames sent in place, a writer task
+    only once a send waits): every payload arrives, once, in the burst and the big room."""
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "run", "--smoke", "--servers", "uvicorn-nodeflate"),
+            *("--scenarios", "burst,slow,bigroom", "--targets", "site", "--out", str(tmp_path)),
+            *("--database-url", f"sqlite:///{tmp_path / 'bench.sqlite3'}"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    rows = {
+        (r["scenario"], r["variant"]): r
+        for r in json.loads((tmp_path / "latest.json").read_text())["results"]
+    }
+    burst, big = rows[("burst", "")], rows[("bigroom", "")]
+    assert burst["deliveries"] == burst["receivers"] * burst["messages"], burst
+    assert burst["lost"] == 0 and burst["dup"] == 0, burst
+    assert rows[("slow", "stalled")]["stalled_lost"] == 0, rows[("slow", "stalled")]
+    assert big["joined"] == big["alone_received"] == big["receivers"], big
+    assert big["lost"] == 0 and big["dup"] == 0, big
