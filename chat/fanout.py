@@ -1060,6 +1060,9 @@ class LifeTexts:
             return [frame.text for frame in mine]
         changes = dict(frame.presence for frame in presence)  # type: ignore[misc]
         rest = [frame.text for frame in mine if frame.presence is None]
+        if len(changes) <= PRESENCE_FRAMES_MAX:  # one user came and went: their last state
+            told = [protocol.presence_frame(name, up) for name, up in changes.items()]
+            return [*told, *rest]
         return [protocol.presence_changes_frame(changes), *rest]
 
 

@@ -51,8 +51,10 @@ def test_many_changes_go_as_one_frame_with_the_last_state_of_each_user():
         {"type": "presence_changes", "online": ["dave", "erin"], "offline": ["bob"]},
         {"type": "typing", "user": "carol"},
     ]
-    assert frames(texts.of(conn("erin", 5))) == [  # not told of herself
-        {"type": "presence_changes", "online": ["dave"], "offline": ["bob"]},
+    # erin is not told of herself: three changes of two users, as two frames of their own.
+    assert frames(texts.of(conn("erin", 5))) == [
+        {"type": "presence", "user": "bob", "online": False},
+        {"type": "presence", "user": "dave", "online": True},
         {"type": "typing", "user": "carol"},
     ]
     # dave, told of three changes but his own, gets two: as frames of their own.
@@ -75,3 +77,10 @@ def test_a_socket_gets_only_what_was_queued_after_it_joined():
     # Sockets alike share one list: it is built once per kind of socket, not per socket.
     first, second = conn("alice", 1), conn("amy", 7)
     assert texts.of(first) is texts.of(second)
+
+
+def test_one_user_coming_and_going_in_one_flush_is_told_as_their_last_state():
+    queued = [arrival("bob"), arrival("bob", False), arrival("bob"), arrival("bob", False)]
+    assert frames(LifeTexts(queued, base=0).of(conn("alice", 1))) == [
+        {"type": "presence", "user": "bob", "online": False}
+    ]

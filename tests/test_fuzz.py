@@ -146,7 +146,10 @@ ERROR_CODES: dict[str, set[str]] = {
 }
 # Frames every socket may get at any time, which answer nothing (room life: people come,
 # go, type, read; the fuzzer's posts change everyone's unread counts).
-BROADCASTS = {"message_deleted", "room_updated", "presence", "typing", "unread", "rooms"}
+BROADCASTS = {
+    *("message_deleted", "room_updated", "presence", "presence_changes", "typing", "unread"),
+    "rooms",
+}
 BROADCASTS |= {"message_edited", "reactions", "notification"}
 # What ends a connection after a frame over 1 MiB: daphne drops the TCP connection (the
 # client sees 1006), uvicorn sends 1009.
