@@ -216,10 +216,14 @@ class Connection:
         # Set by the fan-out: takes a socket whose send failed out of every delivery at once.
         self.on_failure: Callable[[Connection], None] | None = None
 
-    async def put(self, frame: dict[str, Any]) -> None:
+    async def put(self, frame: dict[str, Any], *, now: bool = True) -> None:
         """Send or queue `frame` without waiting for the client. Never raises: a socket
         whose send fails (closing, gone) is marked closed and reported to the fan-out, so
-        one dead socket never stops a delivery to the others."""
+        one dead socket never stops a delivery to the others. `now=False` for a frame of
+        a batch that goes to every socket one frame at a time: queued, so that each
+        socket's writer sends its frames back to back (sent in place, each socket's would
+        be spread over the whole room's turn, a read each for the client: measured, twice
+        the clients' CPU and 1.5x the server's in a burst to 10,000)."""
         if self.closed:
             return
         if self.transport is not None:
@@ -229,13 +233,15 @@ class Connection:
                 # e.g. autobahn's Disconnected for a socket whose close has begun
                 self._failed()
             return
-        if self.writer is None:
+        if self.writer is None and now:
             self._send_now(frame)
             return
         if self.backlog is None:
             self.backlog = deque()
         self.backlog.append(frame)
         self.backlog_bytes += len(frame.get("text") or "")
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write(None))
 
     def _send_now(self, frame: dict[str, Any]) -> None:
         """Start sending `frame` in place, without a task: uvicorn's `send` returns without
@@ -261,9 +267,10 @@ class Connection:
             return _twisted_buffered(self.transport) > SEND_BUFFER_BYTES
         return self.backlog_bytes > SEND_BUFFER_BYTES
 
-    async def _write(self, first: Awaitable[None]) -> None:
+    async def _write(self, first: Awaitable[None] | None) -> None:
         try:
-            await first
+            if first is not None:
+                await first  # the send that waited (_send_now)
             while self.backlog and not self.closed:
                 frame = self.backlog.popleft()
                 self.backlog_bytes -= len(frame.get("text") or "")
@@ -918,8 +925,9 @@ class Fanout:
                     if feed.life:
                         await self._flush_life(feed)  # in the same write as the batch
                     self._drop_slow(feed)
+                    alone = len(event["messages"]) == 1
                     for seq, text in event["messages"]:
-                        await self._deliver(feed, seq, text)
+                        await self._deliver(feed, seq, text, now=alone)
         elif kind == "chat.room" and "skip_user" in event:  # typing: ephemeral
             if feed is not None:
                 self._queue_life(feed, Life(event["text"], event["skip_user"], None))
@@ -947,12 +955,12 @@ class Fanout:
         elif kind == "chat.close":
             await self._close(event)
 
-    async def _deliver(self, feed: RoomFeed, seq: int, text: str) -> None:
+    async def _deliver(self, feed: RoomFeed, seq: int, text: str, *, now: bool) -> None:
         if feed.cursor is None or seq <= feed.cursor:
             return
         if seq > feed.cursor + 1:
             await self._fill(feed, before=seq)
-        await self._send_message(feed, seq, text)
+        await self._send_message(feed, seq, text, now=now)
 
     async def _fill(self, feed: RoomFeed, before: int | None) -> None:
         """Deliver from the database what lies between the cursor and `before`."""
@@ -965,16 +973,17 @@ class Fanout:
             metrics.GAP_FILLS.inc()
             self._drop_slow(feed)  # a long gap comes in pages: the same bound for each
             for message in rows:
-                await self._send_message(feed, message.seq, protocol.message_frame(message))
+                frame = protocol.message_frame(message)
+                await self._send_message(feed, message.seq, frame, now=False)
 
-    async def _send_message(self, feed: RoomFeed, seq: int, text: str) -> None:
+    async def _send_message(self, feed: RoomFeed, seq: int, text: str, *, now: bool) -> None:
         feed.cursor = seq
         frame = {"type": "websocket.send", "text": text}
         sent = 0
         for conn in tuple(feed.conns):
             if conn.last_seq < seq:  # a socket that joined later already has it
                 conn.last_seq = seq
-                await conn.put(frame)
+                await conn.put(frame, now=now)
                 sent += 1
         metrics.DELIVERIES.inc(sent)
 

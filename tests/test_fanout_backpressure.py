@@ -156,3 +156,32 @@ async def test_frames_go_out_in_place_while_the_socket_takes_them_and_in_order_a
     gate.set()
     await asyncio.sleep(0)
     assert sent == ["one", "two", "three", "four"] and conn.closed
+
+
+async def test_a_batch_goes_to_each_socket_back_to_back_from_its_writer() -> None:
+    """A batch of messages is delivered one message to every socket at a time: sent in
+    place, a socket's frames would be spread over the room's whole turn (a read each for
+    its client); queued instead, each socket's writer sends them back to back."""
+    fan = Fanout()
+    feed = fan.rooms["lobby"] = RoomFeed("lobby")
+    feed.cursor = 0
+    log: list[tuple[int, str]] = []
+
+    def sender(user_id: int) -> Any:
+        async def send(frame: dict[str, Any]) -> None:
+            log.append((user_id, frame["text"]))
+
+        return send
+
+    conns = [Connection("lobby", user_id, sender(user_id)) for user_id in (1, 2)]
+    feed.conns.update(conns)
+    await fan._handle(messages_event("lobby", [(1, "a"), (2, "b"), (3, "c")])[1])
+    assert log == [] and all(conn.writer is not None for conn in conns)
+    async with asyncio.timeout(5):
+        await asyncio.gather(*(conn.writer for conn in conns if conn.writer))
+    for user_id in (1, 2):
+        mine = [i for i, (who, _) in enumerate(log) if who == user_id]
+        assert [log[i][1] for i in mine] == ["a", "b", "c"]
+        assert mine == list(range(mine[0], mine[0] + 3))  # back to back
+    await fan._handle(messages_event("lobby", [(4, "d")])[1])  # alone: in place
+    assert log[-2:] in ([(1, "d"), (2, "d")], [(2, "d"), (1, "d")])
