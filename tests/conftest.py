@@ -70,7 +70,7 @@ def session_cookie(user) -> str:
 
 # Room life's frames come whenever people arrive, type or read (tests/test_roomlife.py
 # tests them); the other tests read past them unless they ask for one by type.
-ROOM_LIFE = frozenset({"presence", "typing", "unread", "rooms"})
+ROOM_LIFE = frozenset({"presence", "presence_changes", "typing", "unread", "rooms"})
 
 
 class Chat:

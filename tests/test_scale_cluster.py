@@ -39,6 +39,7 @@ async def test_users_on_two_processes_chat_both_ways(cluster):
 
         await bob.post("hello back from process 2")
         await alice.wait_seq(2, timeout=15)
+        await bob.wait_seq(2, timeout=15)  # bob's own, from his process: no race with alice's
         assert alice.bodies[2] == "hello back from process 2"
         assert alice.seqs == bob.seqs == [1, 2]
     finally:
