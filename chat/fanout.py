@@ -505,7 +505,7 @@ class Fanout:
         # the batch, which joins now) and their pages, encoded once per batch: a room of
         # 10,000 fills in batches, and a sort and an encoding per socket were N x N.
         arriving = {j.conn.username for j, w in zip(batch, welcomes, strict=True) if w}
-        shared = protocol.WelcomeParts(sorted(feed.present | arriving))
+        shared = protocol.WelcomeParts(feed.present | arriving)  # (it sorts them)
         for joining, welcome in zip(batch, welcomes, strict=True):
             if joining.done.done():
                 continue  # the handshake went away while it waited

@@ -616,7 +616,7 @@ class WelcomeParts:
     messages. In a room of 10,000 that reconnects at once, each welcome names everyone
     present, and most carry the same 50 messages."""
 
-    def __init__(self, present: list[str]) -> None:
+    def __init__(self, present: Iterable[str]) -> None:
         self.present = encode(sorted(present))  # type: ignore[arg-type]
         self._pages: dict[int, tuple[list[Message], str]] = {}
 
@@ -646,7 +646,7 @@ def welcome_frame(
 ) -> str:
     """The welcome frame; with `shared`, its `present` and messages come ready encoded
     (`present` is then ignored)."""
-    shared = shared or WelcomeParts(list(present))
+    shared = shared or WelcomeParts(present)
     frame: dict[str, Any] = {
         "type": "welcome",
         "room": room_data(room, members),
