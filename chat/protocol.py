@@ -450,12 +450,20 @@ def parse_since(query_string: bytes) -> int | None:
 # --- server to client -------------------------------------------------------------------
 
 
+# Made once: json.dumps with options builds an encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="microseconds") if value is not None else None
+def _ts(value: datetime | str | None) -> str | None:
+    """ISO 8601 with microseconds. A str is that text already (selectors.message_rows has
+    the database write it)."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat(timespec="microseconds")
 
 
 def message_data(message: Message) -> dict[str, Any]:
@@ -495,10 +503,10 @@ def message_object(
     seq: int,
     user: str,
     body: str,
-    created_at: datetime,
+    created_at: datetime | str,
     client_id: str | None,
-    edited_at: datetime | None,
-    deleted_at: datetime | None,
+    edited_at: datetime | str | None,
+    deleted_at: datetime | str | None,
     html: str,
     mentions: list[str],
     reply_to: int | None,

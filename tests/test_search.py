@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -219,6 +219,25 @@ def test_the_json_transcript_is_the_rooms_messages_exactly(people):
     assert data["messages"][1]["edited_ts"] and data["messages"][2]["deleted"]
     assert data["messages"][0]["reactions"] == [{"emoji": "👍", "users": ["bob"]}]
     assert data["messages"][3]["reply_to"] == 1
+
+
+def test_the_json_transcript_writes_times_as_the_protocol_does(people):
+    """The database writes an export's timestamps: a whole second (which SQLite stores
+    without a fraction) and an edit or deletion time read as datetime.isoformat would."""
+    alice = people["alice"]
+    lobby = services.create_room(slug="lobby", user=alice)
+    say(lobby, alice, "one", "two")
+    whole = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    Message.objects.filter(room=lobby, seq=1).update(created_at=whole, edited_at=whole)
+    Message.objects.filter(room=lobby, seq=2).update(deleted_at=whole.replace(microsecond=7))
+    data = json.loads(b"".join(client_of(alice).get("/chat/lobby/export.json").streaming_content))
+    first, second = data["messages"]
+    assert first["ts"] == first["edited_ts"] == "2026-01-02T03:04:05.000000+00:00"
+    assert second["deleted"] and second["body"] == ""
+    expected = [
+        protocol.message_data(m) for m in Message.objects.filter(room=lobby).order_by("seq")
+    ]
+    assert data["messages"] == expected
 
 
 def test_the_text_transcript_reads_like_the_room(people):
