@@ -407,18 +407,24 @@ def test_dropped_echo_on_a_live_connection_is_settled_by_a_resend(
     page = new_page()
     signup(page, server.url, "alice")
     dropped = []
+    frames = []  # what passed the relay, for the failure's message
 
     def relay(ws) -> None:
         upstream = ws.connect_to_server()
 
         def to_page(text) -> None:
+            frames.append(f"< {text}")
             if not dropped and str(text).startswith('{"type":"message"'):
                 dropped.append(text)  # the first echo only
                 return
             ws.send(text)
 
+        def to_server(text) -> None:
+            frames.append(f"> {text}")
+            upstream.send(text)
+
         upstream.on_message(to_page)
-        ws.on_message(upstream.send)
+        ws.on_message(to_server)
 
     page.route_web_socket(WS_URL, relay)
     page.clock.install()
@@ -430,7 +436,11 @@ def test_dropped_echo_on_a_live_connection_is_settled_by_a_resend(
     expect(page.locator("#outbox li.pending")).to_have_count(1)
     page.clock.fast_forward(5_200)
     expect(page.locator("#outbox li")).to_have_count(0)
-    expect_message(page, "echo me", user="alice")
+    try:
+        expect_message(page, "echo me", user="alice")
+    except AssertionError:
+        print("\n".join(frames[:200]))
+        raise
     assert dropped
     assert [body for _, body, _ in stored(live_env, "lobby")] == ["echo me"]
     expect_state(page, "connected")
