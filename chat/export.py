@@ -5,6 +5,7 @@ page's download (chat/views.py) and `manage.py export_room` both use it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,25 +17,27 @@ PAGE = 2000
 FORMATS = ("json", "text")
 
 
-def pages(room: Room) -> Iterator[list[dict[str, Any]]]:
-    """The room's message objects, oldest first, a keyset page at a time."""
+def pages(room: Room) -> Iterator[list[tuple]]:
+    """The room's messages, oldest first, a keyset page at a time, as wire rows
+    (selectors.message_rows)."""
     after = 0
     while True:
         rows = selectors.message_rows(room, after, PAGE)
         if rows:
-            yield [protocol.message_object(*row) for row in rows]
+            yield rows
             after = rows[-1][0]
         if len(rows) < PAGE:
             return
 
 
 def as_json(room: Room, progress: Callable[[int], None] | None = None) -> Iterator[str]:
-    """`{"room": {...}, "exported_at": "...", "messages": [...]}`, in pieces."""
+    """`{"room": {...}, "exported_at": "...", "messages": [...]}`, in pieces; each message
+    is what protocol.message_object makes of it, written by protocol.message_json."""
     head = {"room": protocol.room_data(room), "exported_at": _now()}
     yield protocol.encode(head)[:-1] + ',"messages":['
     first = True
     for page in pages(room):
-        chunk = ",".join(map(protocol.encode, page))
+        chunk = ",".join([protocol.message_json(*row) for row in page])
         yield chunk if first else "," + chunk
         first = False
         if progress is not None:
@@ -46,23 +49,33 @@ def as_text(room: Room, progress: Callable[[int], None] | None = None) -> Iterat
     """One line per message (continued lines indented), for people."""
     yield f"# {room.title} ({room.slug}), exported {_now()}\n"
     for page in pages(room):
-        yield "".join(map(_line, page))
+        yield "".join([_line(*row) for row in page])
         if progress is not None:
             progress(len(page))
 
 
-def _line(message: dict[str, Any]) -> str:
-    when = message["ts"][:19].replace("T", " ")
-    head = f"[{when}] #{message['seq']} {message['user']}"
-    if message["deleted"]:
+def _line(
+    seq: int,
+    user: str,
+    body: str,
+    ts: str,
+    client_id: str | None,
+    edited_ts: str | None,
+    deleted_ts: str | None,
+    *rest: Any,
+) -> str:
+    _html, _mentions, reply_to, reactions = rest
+    head = f"[{ts[:10]} {ts[11:19]}] #{seq} {user}"
+    if deleted_ts is not None:
         return f"{head}: (deleted)\n"
-    body = message["body"].replace("\n", "\n    ")
-    marks = " (edited)" if message["edited_ts"] is not None else ""
-    if message["reply_to"] is not None:
-        marks += f" (reply to #{message['reply_to']})"
+    body = body.replace("\n", "\n    ")
+    marks = " (edited)" if edited_ts is not None else ""
+    if reply_to is not None:
+        marks += f" (reply to #{reply_to})"
     line = f"{head}{marks}: {body}\n"
-    for reaction in message["reactions"]:
-        line += f"    {reaction['emoji']} {', '.join(reaction['users'])}\n"
+    if reactions != "[]":
+        for reaction in json.loads(reactions) if isinstance(reactions, str) else reactions:
+            line += f"    {reaction['emoji']} {', '.join(reaction['users'])}\n"
     return line
 
 

@@ -531,6 +531,48 @@ def message_object(
     return data
 
 
+_string = json.encoder.encode_basestring  # a str as JSON, as _ENCODER writes it (C)
+
+
+def message_json(
+    seq: int,
+    user: str,
+    body: str,
+    ts: str,
+    client_id: str | None,
+    edited_ts: str | None,
+    deleted_ts: str | None,
+    html: str,
+    mentions: str,
+    reply_to: int | None,
+    reactions: str,
+) -> str:
+    """encode(message_object(...)), to the byte, from a row in wire form
+    (selectors.message_rows: timestamps as ISO text, mentions and reactions as JSON text),
+    without building the dict, decoding the JSON columns and walking it all again: an
+    export writes a million of these, and that was two thirds of its time."""
+    if deleted_ts is not None:
+        body = html = ""
+        mentions = reactions = "[]"
+    parts = ['{"seq":', str(seq), ',"user":', _string(user), ',"body":', _string(body)]
+    parts += [',"ts":', _string(ts)]
+    if client_id is not None:
+        parts += [',"client_id":', _string(client_id)]
+    parts += [',"edited_ts":', "null" if edited_ts is None else _string(edited_ts)]
+    parts += [',"deleted":', "false" if deleted_ts is None else "true", ',"html":', _string(html)]
+    parts += [',"mentions":', _json_text(mentions)]
+    parts += [',"reply_to":', "null" if reply_to is None else str(reply_to)]
+    parts += [',"reactions":', _json_text(reactions), "}"]
+    return "".join(parts)
+
+
+def _json_text(value: str | list) -> str:
+    """A JSON column's text as _ENCODER writes it (the database's own spacing differs)."""
+    if value == "[]":
+        return value
+    return _ENCODER.encode(json.loads(value) if isinstance(value, str | bytes) else value)
+
+
 def room_data(room: Room, members: list[str] | None = None) -> dict[str, Any]:
     """The room object; `members` (sorted usernames) for a private room."""
     data = {
@@ -594,6 +636,15 @@ def notification_frame(kind: str, slug: str, message: Message) -> str:
     message (`dm`)."""
     return encode(
         {"type": "notification", "kind": kind, "room": slug, "message": message_data(message)}
+    )
+
+
+def standing_frame(slug: str, *, moderator: bool, muted_until: datetime | None) -> str:
+    """On the user's stream: a moderator changed what the user may do in room `slug`
+    (mute, unmute, role): the welcome's `moderator` and `muted_until`, as they are now, so
+    an open page enables or disables its composer at once."""
+    return encode(
+        {"type": "standing", "room": slug, "moderator": moderator, "muted_until": _ts(muted_until)}
     )
 
 

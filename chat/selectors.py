@@ -4,7 +4,6 @@ costs the same at the end of a room of a million messages as of a thousand."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,12 +64,12 @@ def messages_after(room: Room, after: int, limit: int) -> Page:
 
 
 def message_rows(room: Room, after: int, limit: int) -> list[tuple]:
-    """The first `limit` messages above seq `after` as protocol.MESSAGE_COLUMNS tuples, for
-    reading a whole room (exports) at speed: one SQL statement and the driver's own values,
-    without the ORM's model instances and per-field converters. The database writes the
-    timestamps as the protocol's ISO text (parsing them into datetimes to format them again
-    was a third of an export's time); JSON comes as text from both backends (Django turns
-    psycopg's decoding off) and is decoded only when it is not empty."""
+    """The first `limit` messages above seq `after` in wire form, for reading a whole room
+    (exports) at speed: protocol.MESSAGE_COLUMNS, with the timestamps as the protocol's ISO
+    text (the database writes them: parsing them into datetimes to format them again was a
+    third of an export's time) and mentions and reactions as JSON text (Django turns
+    psycopg's decoding off), for protocol.message_json. One SQL statement and the driver's
+    own values, without the ORM's model instances and per-field converters."""
     message, user = Message._meta.db_table, get_user_model()._meta.db_table
     created, edited, deleted = (_iso("m." + c) for c in ("created_at", "edited_at", "deleted_at"))
     sql = (
@@ -81,8 +80,7 @@ def message_rows(room: Room, after: int, limit: int) -> list[tuple]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [room.pk, after, limit])
-        rows = cursor.fetchall()
-    return [_row(row) for row in rows]
+        return cursor.fetchall()
 
 
 def _iso(column: str) -> str:
@@ -94,29 +92,6 @@ def _iso(column: str) -> str:
     return (
         f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || '.' || "
         f"substr(substr({column}, 21) || '000000', 1, 6) || '+00:00'"
-    )
-
-
-def _json(value: object) -> object:
-    if value == "[]":
-        return []  # most messages: no mentions, no reactions
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _row(row: tuple) -> tuple:
-    seq, user, body, created, client_id, edited, deleted, html, mentions, reply_to, reactions = row
-    return (
-        seq,
-        user,
-        body,
-        created,
-        client_id,
-        edited,
-        deleted,
-        html,
-        _json(mentions),
-        reply_to,
-        _json(reactions),
     )
 
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat import protocol, services
 from chat.models import Message
@@ -238,6 +240,38 @@ def test_the_json_transcript_writes_times_as_the_protocol_does(people):
         protocol.message_data(m) for m in Message.objects.filter(room=lobby).order_by("seq")
     ]
     assert data["messages"] == expected
+
+
+TS = st.one_of(st.none(), st.just("2026-01-02T03:04:05.000000+00:00"))
+REACTIONS = st.lists(
+    st.fixed_dictionaries({"emoji": st.text(min_size=1, max_size=4), "users": st.lists(st.text())}),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 2**53),
+    st.text(),
+    st.text(),
+    st.one_of(st.none(), st.text(max_size=40)),
+    TS,
+    TS,
+    st.lists(st.text(max_size=10), max_size=3),
+    st.one_of(st.none(), st.integers(1, 2**53)),
+    REACTIONS,
+    st.booleans(),
+)
+def test_an_exports_message_is_written_as_the_protocol_encodes_it(
+    seq, user, body, client_id, edited, deleted, mentions, reply_to, reactions, spaced
+):
+    """protocol.message_json (the export's fast writer, from JSON columns as the database
+    returns their text) writes exactly what encode(message_object(...)) does."""
+    dumps = json.dumps if spaced else (lambda v: json.dumps(v, separators=(",", ":")))
+    ts, html = "2026-01-01T00:00:00.123456+00:00", f"<p>{body}</p>"
+    row = (seq, user, body, ts, client_id, edited, deleted, html)
+    fast = protocol.message_json(*row, dumps(mentions), reply_to, dumps(reactions))
+    assert fast == protocol.encode(protocol.message_object(*row, mentions, reply_to, reactions))
 
 
 def test_the_text_transcript_reads_like_the_room(people):

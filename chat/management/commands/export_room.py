@@ -3,6 +3,7 @@ output (chat/export.py), with a progress bar on standard error."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -24,6 +25,9 @@ class Command(BaseCommand):
         if room is None:
             raise CommandError(f"There is no room {slug!r}.")
         total = max(0, room.last_seq - room.purged_upto)
+        # What the export makes has no reference cycles: left alone, the cyclic collector
+        # walks every object of the process again and again (a tenth of an export's time).
+        gc.freeze()
         # The bar goes to stderr, so stdout is the transcript alone (tqdm hides it when
         # stderr is not a terminal).
         with tqdm(total=total, unit="msg", file=self.stderr._out, disable=None) as bar:
