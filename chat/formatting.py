@@ -75,6 +75,8 @@ def render(body: str, resolve: Resolve | None = None) -> Rendered:
         # Nothing any rule could act on (most messages): one paragraph of escaped text,
         # exactly what the parser would make, without its ~0.1 ms.
         return Rendered(html=_clean(f"<p>{escapeHtml(body)}</p>"), mentions=[])
+    if _over_budget(body):
+        return _as_text(body, resolve)
     md = _markdown()
     env: dict[str, Any] = {}
     tokens = md.parse(body, env)
@@ -86,6 +88,80 @@ def render(body: str, resolve: Resolve | None = None) -> Rendered:
     env["mentions"] = names
     html = _clean(md.renderer.render(tokens, md.options, env))
     return Rendered(html=html, mentions=sorted(set(names.values())))
+
+
+# The parse's budget. markdown-it-py runs its rules in Python, per character of markup
+# (~5 us for a `[` or a `*` that opens nothing) and per line for every level of quote or
+# list around it (~2.5 us): a 4,000-character body of nothing but markup, or of 2,000
+# lines under a deep quote, took 20-50 ms. A body with more markup characters or more
+# lines than people write, outside fenced code (which is scanned once, never parsed for
+# markup), is shown as its text instead: escaped, its line breaks kept, its @mentions
+# still found. Every body then renders in a few ms (docs/benchmarks.md, "Formatting").
+MARKUP_MAX = 400
+LINES_MAX = 150
+_MARKUP = re.compile(r"[*_~`\[\]<>!&\\@]")
+# A fenced block (``` or ~~~) from its opening line to its closing one, or to the end.
+_URLISH = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+_FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(?:.*?^ {0,3}\1[`~]*[ \t]*$|.*\Z)", re.M | re.S)
+
+
+def _over_budget(body: str) -> bool:
+    if len(body) < MARKUP_MAX:
+        return False  # too short to hold either
+    outside = _FENCED.sub("", body) if "```" in body or "~~~" in body else body
+    return outside.count("\n") >= LINES_MAX or len(_MARKUP.findall(outside)) > MARKUP_MAX
+
+
+def _as_text(body: str, resolve: Resolve | None) -> Rendered:
+    """`body` shown as typed (over the parse's budget): one paragraph of escaped text with
+    its line breaks, and the @names the parser's rule would see (not in a word, an
+    address or a URL) highlighted when they resolve: the first MENTIONS_MAX of them, and
+    those are the users mentioned."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
+    found = _mentions_in_text(body)
+    candidates = list(dict.fromkeys(name.lower() for _, name in found))[:MENTIONS_MAX]
+    names = resolve(candidates) if (resolve is not None and candidates) else {}
+    parts, done, shown = [], 0, []
+    for start, name in found:
+        username = names.get(name.lower())
+        if username is None:
+            continue
+        if len(shown) == MENTIONS_MAX:
+            break  # a body of 1,000 mentions: the first are enough (each costs the cleaner)
+        shown.append(username)
+        end = start + 1 + len(name)
+        parts.append(escapeHtml(body[done:start]))
+        parts.append(f'<span class="mention" data-user="{escapeHtml(username)}">')
+        parts.append(escapeHtml(body[start:end]) + "</span>")
+        done = end
+    parts.append(escapeHtml(body[done:]))
+    html = "<p>" + "".join(parts).replace("\n", "<br>\n") + "</p>"
+    return Rendered(html=_clean(html), mentions=sorted(set(shown)))
+
+
+def _mentions_in_text(body: str) -> list[tuple[int, str]]:
+    """(position, name) of each @mention in `body`, outside the URLs in it."""
+    urls = [match.span() for match in _URLISH.finditer(body)]
+    found, i = [], 0
+    for match in _MENTION.finditer(body):
+        start = match.start()
+        while i < len(urls) and urls[i][1] <= start:
+            i += 1
+        if i < len(urls) and urls[i][0] <= start:
+            continue  # https://example.com/@alice is an address
+        name = _mention_at(body, match)
+        if name:
+            found.append((start, name))
+    return found
+
+
+def _mention_at(text: str, match: re.Match[str]) -> str:
+    """The name of the @mention `match` found, or "" where the parser's rule would see none
+    (inside a word or an address)."""
+    pos = match.start()
+    if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] in "_@"):
+        return ""
+    return match.group(1).rstrip(".")
 
 
 def _candidates(tokens: list[Any]) -> list[str]:
@@ -107,12 +183,10 @@ def _mention_rule(state: StateInline, silent: bool) -> bool:
     pos = state.pos
     if state.src[pos] != "@":
         return False
-    if pos > 0 and (state.src[pos - 1].isalnum() or state.src[pos - 1] in "_@"):
-        return False
     match = _MENTION.match(state.src, pos)
     if match is None:
         return False
-    name = match.group(1).rstrip(".")
+    name = _mention_at(state.src, match)
     if not name:
         return False
     if not silent:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from bench.formatting import KINDS as PATHOLOGICAL
 from chat import formatting
-from chat.formatting import MENTIONS_MAX, render
+from chat.formatting import LINES_MAX, MARKUP_MAX, MENTIONS_MAX, render
 from tests.xss_corpus import PAYLOADS
 
 ALLOWED_TAGS = {
@@ -430,6 +430,65 @@ def test_deep_nesting_loses_no_text(body: str) -> None:
     assert "deep" in shown and ("rest" in shown or "rest" not in body)
 
 
+# --- over the parse's budget: shown as typed ------------------------------------------------
+
+
+def test_a_body_dense_with_markup_is_shown_as_typed() -> None:
+    under = "**x** " * (MARKUP_MAX // 4)
+    assert render(under).html.count("<strong>x</strong>") == MARKUP_MAX // 4
+    over = "**x** [y](https://y.example) " * (MARKUP_MAX // 4)  # 6 markup characters each
+    out = render(over)
+    assert text(out.html) == over
+    assert "<strong>" not in out.html and "<a " not in out.html
+    assert render("<b>hi</b> " * 200).html.startswith("<p>&lt;b&gt;hi&lt;/b&gt; ")
+
+
+def test_many_lines_are_shown_as_typed_with_their_breaks_and_mentions() -> None:
+    body = "hi @ALICE, see below\n" + "> - x\n" * LINES_MAX + "thanks @bob."
+    resolve = Resolver("alice", "bob")
+    out = render(body, resolve)
+    assert "<blockquote>" not in out.html
+    assert text(out.html) == body  # every line, each after a <br>
+    assert out.html.count("<br>") == body.count("\n")
+    assert resolve.calls == [["alice", "bob"]]
+    assert _mentions(out.html) == [("alice", "@ALICE"), ("bob", "@bob")]
+    assert out.mentions == ["alice", "bob"]
+
+
+def test_fenced_code_does_not_count_against_the_budget() -> None:
+    body = "```\n" + "if a[i] < b[j] and *p: x_y(&q)\n" * LINES_MAX + "```\nthat was **it**"
+    out = render(body)
+    assert "<pre><code>" in out.html and "<strong>it</strong>" in out.html
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["mail alice@example.com", "bob@alice", "x_@alice", "https://example.com/@alice", "@@alice"],
+)
+def test_shown_as_typed_there_is_no_mention_in_addresses_or_urls(body: str) -> None:
+    resolve = Resolver("alice")
+    out = render(body + "\n" * LINES_MAX, resolve)
+    assert out.mentions == [] and 'class="mention"' not in out.html
+
+
+def test_shown_as_typed_at_most_mentions_max_candidates_are_looked_up() -> None:
+    names = [f"user{i}" for i in range(MENTIONS_MAX + 30)]
+    resolve = Resolver(*names)
+    out = render("\n".join(f"@{n}" for n in names) + "\n" * LINES_MAX, resolve)
+    assert resolve.calls == [names[:MENTIONS_MAX]]
+    assert out.mentions == sorted(names[:MENTIONS_MAX])
+    # And at most that many are highlighted: the rest of 1,000 "@bob"s stays text.
+    out = render("@bob " * 1000, Resolver("bob"))
+    assert len(_mentions(out.html)) == MENTIONS_MAX and out.mentions == ["bob"]
+    assert text(out.html) == "@bob " * 1000
+
+
+@pytest.mark.parametrize(("label", "payload"), PAYLOADS, ids=[label for label, _ in PAYLOADS])
+def test_corpus_payload_shown_as_typed_is_inert(label: str, payload: str) -> None:
+    for padded in (payload + "\n" * LINES_MAX, payload + "[" * MARKUP_MAX + "@x "):
+        assert_inert(render(padded, everyone).html)
+
+
 def test_a_link_title_is_dropped() -> None:
     out = render('[x](https://x.example "a title")').html
     assert "title=" not in out
@@ -503,6 +562,17 @@ def test_any_text_renders_inert(body: str) -> None:
     out = render(body, everyone)
     assert_inert(out.html)
     assert isinstance(out.mentions, list)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(MARKDOWN_ALPHABET, min_size=1, max_size=40))
+def test_any_text_over_the_budget_renders_inert_and_as_typed(line: str) -> None:
+    body = (line + "\n") * (LINES_MAX + 1)
+    out = render(body, everyone)
+    assert_inert(out.html)
+    if formatting._over_budget(body):
+        shown = body.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
+        assert text(out.html) == shown
 
 
 def _parsed(body: str) -> str:
