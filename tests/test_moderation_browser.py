@@ -104,3 +104,39 @@ def test_admin_delete_live_in_two_pages_then_ban_and_report_from_the_room(
         "print([m.body for m in Message.objects.filter(room__slug='den').order_by('seq')])",
     )
     assert stored.strip().splitlines()[-1] == "['welcome to the den', '', 'more from bob']"
+
+
+def test_a_mute_closes_the_composer_at_once_and_lifting_it_opens_it(
+    live_env, live_server_factory, new_page
+):
+    """The owner mutes bob with the message's button: bob's open page says so and closes
+    its composer before he types a word; staff lift the mute in the admin and it opens
+    again, with no reload (the `standing` frame)."""
+    for name, flags in (("olga", {}), ("bob", {}), ("sam", {"is_staff": True})):
+        create_user(live_env, name, PASSWORD, **flags)
+    server = live_server_factory()
+    olga, bob, sam = new_page(), new_page(), new_page()
+    for page, name in ((olga, "olga"), (bob, "bob"), (sam, "sam")):
+        login(page, server.url, name)
+    open_room(olga, server.url, "den")  # the first visitor creates the room and owns it
+    open_room(bob, server.url, "den")
+    send(bob, "hello olga")
+    expect_message(olga, "hello olga", user="bob")
+    composer, note = bob.locator("#composer-input"), bob.locator("#composer-note")
+    expect(composer).to_be_enabled()
+
+    action(olga, 1, "mute").click()
+    answer(olga, "5")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("You are muted in this room until")
+    expect(composer).to_be_disabled()
+
+    sam.goto(server.url + "/admin/chat/membership/?q=bob")
+    sam.locator("#result_list tr", has_text="bob").locator("input.action-select").check()
+    sam.select_option("select[name=action]", "unmute")
+    sam.click("button[name=index]")
+    expect(sam.locator(".messagelist")).to_contain_text("Unmuted")
+    expect(note).to_be_hidden()
+    expect(composer).to_be_enabled()
+    send(bob, "thanks")
+    expect_message(olga, "thanks", user="bob")

@@ -185,6 +185,11 @@ async def test_muted_user_is_refused_and_nothing_is_stored(open_chat):
         await chat.recv_type("welcome")
     await m.send({"type": "mute", "user": "bob", "minutes": 5, "reason": "calm down"})
     assert (await m.recv_type("ok"))["command"] == "mute"
+    # Bob's open page hears it at once, before he tries to post.
+    standing = await b.recv_type("standing")
+    assert (standing["room"], standing["moderator"]) == ("den", False)
+    until = await database_sync_to_async(lambda: Membership.objects.get(user=t.bob).muted_until)()
+    assert standing["muted_until"] == until.isoformat(timespec="microseconds")
 
     await b.send({"type": "message", "body": "let me talk", "client_id": "c1"})
     error = await b.recv_type("error")
@@ -196,8 +201,31 @@ async def test_muted_user_is_refused_and_nothing_is_stored(open_chat):
 
     await m.send({"type": "unmute", "user": "bob"})
     await m.recv_type("ok")
+    assert (await b.recv_type("standing"))["muted_until"] is None
     await b.send("thanks")
     assert (await b.recv_type("message"))["message"]["body"] == "thanks"
+
+
+async def test_a_role_or_mute_from_the_admin_reaches_every_socket_of_the_user(open_chat):
+    """The admin and the API call the same services as the socket commands: a mute, an
+    unmute, a promotion made there reach each of the user's sockets (two tabs of the room,
+    and one of another room, which ignores what is not its room's) as `standing`."""
+    t = await setup_room()
+    await database_sync_to_async(services.create_room)(slug="other", user=t.bob)
+    tabs = [await open_chat(t.bob, "den"), await open_chat(t.bob, "den")]
+    elsewhere = await open_chat(t.bob, "other")
+    for chat in (*tabs, elsewhere):
+        await chat.recv_type("welcome")
+    await services.mute_user.acall(room=t.room, actor=t.owner, user=t.bob, minutes=5)
+    await services.set_role.acall(room=t.room, actor=t.owner, user="bob", role="moderator")
+    for chat in (*tabs, elsewhere):
+        muted, promoted = await chat.recv_type("standing"), await chat.recv_type("standing")
+        assert muted["room"] == promoted["room"] == "den"
+        assert (muted["moderator"], muted["muted_until"] is not None) == (False, True)
+        assert promoted["moderator"] is True
+    # What a page opened now is told, the open ones were told.
+    welcome = await (await open_chat(t.bob, "den")).recv_type("welcome")
+    assert (welcome["moderator"], welcome["muted_until"]) == (True, promoted["muted_until"])
 
 
 async def test_locked_room_takes_posts_from_moderators_only(open_chat):
@@ -462,6 +490,7 @@ async def test_the_owner_cannot_lift_a_staff_ban_or_mute(open_chat):
 
     await s.send({"type": "mute", "user": "bob", "minutes": 30})
     await s.recv_type("ok")
+    await b.recv_type("standing")
     await o.send({"type": "unmute", "user": "bob"})
     error = await o.recv_type("error")
     assert (error["code"], error["detail"]) == (
@@ -472,6 +501,7 @@ async def test_the_owner_cannot_lift_a_staff_ban_or_mute(open_chat):
     assert "muted" in (await b.recv_type("error"))["detail"]
     await s.send({"type": "unmute", "user": "bob"})
     await s.recv_type("ok")
+    assert (await b.recv_type("standing"))["muted_until"] is None  # only staff's unmute
     await b.send("thanks")
     assert (await b.recv_type("message"))["message"]["body"] == "thanks"
 

@@ -174,6 +174,7 @@ async def test_a_muted_author_cannot_edit(open_chat, alice, staff):
     message = await posted(chat, "before")
     room = await database_sync_to_async(Room.objects.get)(slug="lobby")
     await services.mute_user.acall(room=room, actor=staff, user=alice, minutes=5)
+    assert (await chat.recv_type("standing"))["muted_until"] is not None
     error = await error_of(chat, {"type": "edit", "seq": message["seq"], "body": "after"})
     assert error["code"] == "forbidden"
 

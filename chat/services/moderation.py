@@ -149,7 +149,8 @@ def _act_on_user(
     lift: bool = False,
 ) -> Membership:
     """The shape of every action on a user: check ranks, set `changes` on their membership,
-    log it, and (ban, kick) close their sockets in the room on every process.
+    log it, and (ban, kick) close their sockets in the room on every process, or (mute,
+    unmute, role) tell their sockets their standing in the room (`standing`).
 
     `restriction` ("ban" or "mute") names what the action imposes or, with `lift`, lifts:
     a current one imposed by a higher rank than the actor's is refused, and a new one
@@ -164,11 +165,25 @@ def _act_on_user(
         if changes:
             member.save(update_fields=list(changes))
         _audit(actor, action, room, target=member.user, reason=reason, detail=detail)
-    if not close:
-        return member
-    event = fanout.close_event(code=CloseCode.REMOVED, user_id=member.user_id, room=room.slug)
-    emit(event)
+    if close:
+        emit(fanout.close_event(code=CloseCode.REMOVED, user_id=member.user_id, room=room.slug))
+    elif action in _TOLD:
+        emit(fanout.user_event(member.user_id, _standing(room, member)))
     return member
+
+
+# Actions that change what a user's open pages of the room may do (an unban has none open).
+_TOLD = frozenset({"mute", "unmute", "role"})
+
+
+def _standing(room: Room, member: Membership) -> str:
+    """The target's `standing` frame: what their open pages of the room must now show."""
+    now = timezone.now()
+    return protocol.standing_frame(
+        room.slug,
+        moderator=permissions.rank(room, member.user, member) >= permissions.MODERATOR,
+        muted_until=member.muted_until if member.is_muted(now) else None,
+    )
 
 
 @service

@@ -852,6 +852,15 @@ import {
       case "typing":
         if (typeof frame.user === "string" && frame.user !== config.username) typists.typing(frame.user);
         return;
+      case "standing":
+        // A moderator muted or unmuted us here, or changed our role: the composer follows
+        // at once (the moderation tools of a new moderator come with the next page load).
+        if (frame.room === config.room.slug) {
+          config.is_moderator = Boolean(frame.moderator);
+          mutedUntil = frame.muted_until ? Date.parse(frame.muted_until) || 0 : 0;
+          updateComposer();
+        }
+        return;
       case "unread":
         // This room's: read on another tab (or this one); the others' are the sidebar's.
         if (frame.room === config.room.slug) {
