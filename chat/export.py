@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 from . import protocol, selectors
 from .models import Room
@@ -49,22 +48,14 @@ def as_text(room: Room, progress: Callable[[int], None] | None = None) -> Iterat
     """One line per message (continued lines indented), for people."""
     yield f"# {room.title} ({room.slug}), exported {_now()}\n"
     for page in pages(room):
-        yield "".join([_line(*row) for row in page])
+        yield "".join(map(_line, page))
         if progress is not None:
             progress(len(page))
 
 
-def _line(
-    seq: int,
-    user: str,
-    body: str,
-    ts: str,
-    client_id: str | None,
-    edited_ts: str | None,
-    deleted_ts: str | None,
-    *rest: Any,
-) -> str:
-    _html, _mentions, reply_to, reactions = rest
+def _line(row: tuple) -> str:
+    """A wire row (selectors.message_rows) as the transcript's line."""
+    seq, user, body, ts, _client_id, edited_ts, deleted_ts, _html, _, reply_to, reactions = row
     head = f"[{ts[:10]} {ts[11:19]}] #{seq} {user}"
     if deleted_ts is not None:
         return f"{head}: (deleted)\n"
