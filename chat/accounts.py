@@ -39,6 +39,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
+from . import ratelimit
+from .errors import RateLimited
+
 log = logging.getLogger("chat.accounts")
 
 # --- look-alike usernames ---------------------------------------------------------------
@@ -245,6 +248,13 @@ class DeferredPasswordResetForm(PasswordResetForm):
 
     def save(self, domain_override: str | None = None, **kwargs: Any) -> None:
         request = kwargs.pop("request", None)
+        try:
+            ratelimit.take_reset_mail(self.cleaned_data["email"])
+        except RateLimited:
+            # The same answer as ever (it must not tell whether the address has an
+            # account), and no mail: the address had its share for now.
+            log.warning("password reset mail not sent: rate limited")
+            return
         if domain_override is None and request is not None:
             # What save() would take from the request (no sites framework: the Host),
             # taken now, so the mail thread needs no request.

@@ -211,3 +211,15 @@ def take_export(user_id: int) -> None:
         per_second=float(getattr(settings, "CHAT_EXPORT_PER_HOUR", 20)) / 3600,
         detail="You have downloaded many transcripts; wait a while.",
     )
+
+
+def take_reset_mail(address: str) -> None:
+    """A password reset mail to `address` takes a token: CHAT_RESET_MAIL_BURST, then
+    CHAT_RESET_MAIL_PER_HOUR, whoever asks (anyone may ask for any address: unlimited,
+    the form would let a stranger fill someone's inbox)."""
+    take_sync(
+        f"reset-mail:{address.strip().lower()}",
+        burst=float(getattr(settings, "CHAT_RESET_MAIL_BURST", 3)),
+        per_second=float(getattr(settings, "CHAT_RESET_MAIL_PER_HOUR", 3)) / 3600,
+        detail="Many reset mails went to this address; wait a while.",
+    )

@@ -342,6 +342,10 @@ CHAT_SEARCH_BURST = env_int("CHAT_SEARCH_BURST", 10)
 CHAT_SEARCH_PER_MINUTE = env_float("CHAT_SEARCH_PER_MINUTE", 30)
 CHAT_EXPORT_BURST = env_int("CHAT_EXPORT_BURST", 5)
 CHAT_EXPORT_PER_HOUR = env_float("CHAT_EXPORT_PER_HOUR", 20)
+# Password reset mails per address, whoever asks for them: a burst, then a rate. Past it
+# the form answers as always ("check your inbox") and sends nothing.
+CHAT_RESET_MAIL_BURST = env_int("CHAT_RESET_MAIL_BURST", 3)
+CHAT_RESET_MAIL_PER_HOUR = env_float("CHAT_RESET_MAIL_PER_HOUR", 3)
 # /metrics (chat/metrics.py): for a Prometheus that sends this bearer token, or scrapes
 # from one of these addresses or networks. Behind a proxy, use the token.
 CHAT_METRICS_TOKEN = os.environ.get("CHAT_METRICS_TOKEN", "")

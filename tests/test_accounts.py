@@ -305,6 +305,27 @@ def test_reset_mail_failure_is_logged_not_shown(caplog, monkeypatch):
     assert "no mail server" in caplog.text
 
 
+@pytest.mark.django_db(transaction=True)
+@override_settings(PASSWORD_RESET_ENABLED=True)
+def test_a_stranger_cannot_fill_someones_inbox_with_reset_mails():
+    """Anyone may ask for a reset of any address: past CHAT_RESET_MAIL_BURST (3) the form
+    still answers "check your inbox", but no more mail goes to that address; another
+    address is not held back by it."""
+    from chat import accounts
+
+    make_user("alice", PASSWORD, email="alice@example.com")
+    make_user("bob", PASSWORD, email="bob@example.com")
+    for email in ["alice@example.com", "ALICE@example.com "] * 3 + ["bob@example.com"]:
+        response = Client().post("/accounts/password_reset/", {"email": email})
+        assert (response.status_code, response["Location"]) == (
+            302,
+            "/accounts/password_reset/done/",
+        )
+    accounts.wait_for_mail(timeout=10)
+    sent = sorted(address for m in mail.outbox for address in m.to)
+    assert sent == ["alice@example.com"] * 3 + ["bob@example.com"]
+
+
 # --- the lockout through a real daphne process (Django's async handler path) ------------
 
 
