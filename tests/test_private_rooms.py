@@ -184,6 +184,38 @@ async def test_a_member_may_leave(open_chat, alice, bob):
     await open_chat(bob, room.slug, expect_refused=True)
 
 
+async def test_an_owner_who_leaves_hands_the_room_to_its_moderator_else_its_oldest_member(
+    open_chat, alice, bob
+):
+    """A private room whose owner left would have nobody to invite or moderate: it passes
+    to the member who moderates it (else the longest-standing member), whose open page
+    hears it at once; the leaver is out like any member."""
+    room = await private_room(alice)
+    carol = await database_sync_to_async(make_user)("carol", PASSWORD)
+    await database_sync_to_async(make_user)("dave", PASSWORD)
+    for name in ("bob", "carol", "dave"):
+        await services.invite.acall(room=room, actor=alice, user=name)
+    await services.set_role.acall(room=room, actor=alice, user="carol", role="moderator")
+    c, _ = await opened(open_chat, carol, room.slug)
+    a, _ = await opened(open_chat, alice, room.slug)
+    await a.send({"type": "leave"})
+    await closed_with(a, 4403)
+    standing = await next_of(c, "standing")
+    assert (standing["room"], standing["moderator"]) == (room.slug, True)
+    fresh = await database_sync_to_async(Room.objects.select_related("created_by").get)(pk=room.pk)
+    assert fresh.created_by.username == "carol"
+    await open_chat(alice, room.slug, expect_refused=True)
+    # The new owner leaves too: no moderator is left, so the oldest member, bob, has it.
+    await c.send({"type": "leave"})
+    await closed_with(c, 4403)
+    fresh = await database_sync_to_async(Room.objects.select_related("created_by").get)(pk=room.pk)
+    assert fresh.created_by.username == "bob"
+    b, welcome = await opened(open_chat, bob, room.slug)
+    assert welcome["moderator"] is True
+    await b.send({"type": "invite", "user": "alice"})  # an owner's power, now his
+    assert (await next_of(b, "ok"))["command"] == "invite"
+
+
 async def test_making_a_room_private_closes_outsiders_and_keeps_its_moderators(
     open_chat, alice, bob
 ):

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from .. import fanout, permissions, protocol, selectors
 from ..errors import BadRequest, ChatError, CloseCode, Forbidden
-from ..models import Invitation, Membership, Room
+from ..models import Invitation, Membership, Role, Room
 from .base import emit, service
-from .moderation import _act_on_user, _audit, _require_moderator
+from .moderation import _act_on_user, _audit, _require_moderator, _standing
 
 log = logging.getLogger("chat")
 
@@ -132,10 +132,27 @@ def leave_room(*, room: Room, user: AbstractBaseUser) -> None:
         )
         if not updated:
             raise BadRequest("You are not a member of this room.")
-        _audit(user, "leave", room, target=user)
+        heir = _pass_ownership(room) if room.created_by_id == user.pk else None
+        detail = f"owner now {heir.user.get_username()}" if heir else ""
+        _audit(user, "leave", room, target=user, detail=detail)
         emit(fanout.close_event(code=CloseCode.REMOVED, user_id=user.pk, room=room.slug))
         lists_changed(user.pk)
         members_changed(room)
+
+
+def _pass_ownership(room: Room) -> Membership | None:
+    """The owner left: the room goes to the member who has moderated it longest, else to
+    the longest-standing member (a private room nobody may invite to or moderate would be
+    stuck); None when nobody is left. The new owner's pages hear their standing."""
+    members = Membership.objects.filter(room=room, joined_at__isnull=False)
+    members = members.select_related("user").order_by("joined_at", "pk")
+    heir = members.filter(role=Role.MODERATOR).first() or members.first()
+    if heir is None:
+        return None
+    room.created_by = heir.user
+    room.save(update_fields=["created_by"])
+    emit(fanout.user_event(heir.user_id, _standing(room, heir)))
+    return heir
 
 
 def _dm_key(a: AbstractBaseUser, b: AbstractBaseUser) -> str:
