@@ -100,13 +100,13 @@ def render(body: str, resolve: Resolve | None = None) -> Rendered:
 MARKUP_MAX = 400
 LINES_MAX = 150
 _MARKUP = re.compile(r"[*_~`\[\]<>!&\\@]")
-# A fenced block (``` or ~~~) from its opening line to its closing one, or to the end.
 _URLISH = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+# A fenced block (``` or ~~~) from its opening line to its closing one, or to the end.
 _FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(?:.*?^ {0,3}\1[`~]*[ \t]*$|.*\Z)", re.M | re.S)
 
 
 def _over_budget(body: str) -> bool:
-    if len(body) < MARKUP_MAX:
+    if len(body) < LINES_MAX:
         return False  # too short to hold either
     outside = _FENCED.sub("", body) if "```" in body or "~~~" in body else body
     return outside.count("\n") >= LINES_MAX or len(_MARKUP.findall(outside)) > MARKUP_MAX
