@@ -119,6 +119,7 @@ async def test_admin_mute_and_kick_from_the_message_list(open_chat):
     form = {"action": "mute_users", "_selected_action": selected, "apply": "Mute"}
     page = await post(client, "/admin/chat/message/", {**form, "minutes": "30"})
     assert "Muted: 1." in page
+    assert (await b.recv_type("standing"))["muted_until"] is not None  # his page knows at once
     await b.send("still here?")
     error = await b.recv_type("error")
     assert (error["code"], "muted" in error["detail"]) == ("forbidden", True)
