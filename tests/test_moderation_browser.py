@@ -110,8 +110,8 @@ def test_a_mute_closes_the_composer_at_once_and_lifting_it_opens_it(
     live_env, live_server_factory, new_page
 ):
     """The owner mutes bob with the message's button: bob's open page says so and closes
-    its composer before he types a word; staff lift the mute in the admin and it opens
-    again, with no reload (the `standing` frame)."""
+    its composer before he types a word; the owner lifts it from bob's card, or staff in
+    the admin, and it opens again, with no reload (the `standing` frame)."""
     for name, flags in (("olga", {}), ("bob", {}), ("sam", {"is_staff": True})):
         create_user(live_env, name, PASSWORD, **flags)
     server = live_server_factory()
@@ -131,6 +131,17 @@ def test_a_mute_closes_the_composer_at_once_and_lifting_it_opens_it(
     expect(note).to_contain_text("You are muted in this room until")
     expect(composer).to_be_disabled()
 
+    # The owner lifts it from bob's card (his name on his message).
+    olga.locator('#messages li.msg[data-seq="1"] .msg-user').click()
+    olga.locator("#user-card [data-action=unmute]").click()
+    expect(olga.locator(".mod-toast")).to_contain_text("bob can post again")
+    expect(note).to_be_hidden()
+    expect(composer).to_be_enabled()
+
+    # Muted again; this time staff lift it in the admin.
+    action(olga, 1, "mute").click()
+    answer(olga, "5")
+    expect(composer).to_be_disabled()
     sam.goto(server.url + "/admin/chat/membership/?q=bob")
     sam.locator("#result_list tr", has_text="bob").locator("input.action-select").check()
     sam.select_option("select[name=action]", "unmute")

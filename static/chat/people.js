@@ -140,6 +140,16 @@ function fillCard(name) {
       openDm(name);
     }));
   }
+  if (moderator && name !== me() && !room().dm) {
+    // The mute's own button is on each of their messages; lifting it is here (moderation.js
+    // says how it went: "bob can post again.", or who alone may lift it).
+    actions.append(cardButton(gettext("Lift mute"), "unmute", function () {
+      card.hidePopover();
+      if (!(chat && chat.send({ type: "unmute", user: name }))) {
+        say(gettext("You are not connected right now. Try again in a moment."));
+      }
+    }, true));
+  }
   if (mayManage() && isMember(name) && name !== me()) {
     actions.append(cardButton(gettext("Remove from room"), "remove", function () {
       card.hidePopover();
@@ -446,6 +456,12 @@ document.addEventListener("chat:frame", function (event) {
       return;
     case "room_updated":
       refresh();
+      return;
+    case "standing": // made or unmade a moderator while the page is open
+      if (frame.room === room().slug) {
+        moderator = Boolean(frame.moderator);
+        refresh();
+      }
       return;
     case "ok":
     case "error":
