@@ -458,12 +458,8 @@ def encode(obj: dict[str, Any]) -> str:
     return _ENCODER.encode(obj)
 
 
-def _ts(value: datetime | str | None) -> str | None:
-    """ISO 8601 with microseconds. A str is that text already (selectors.message_rows has
-    the database write it)."""
-    if value is None or isinstance(value, str):
-        return value
-    return value.isoformat(timespec="microseconds")
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="microseconds") if value is not None else None
 
 
 def message_data(message: Message) -> dict[str, Any]:
@@ -503,10 +499,10 @@ def message_object(
     seq: int,
     user: str,
     body: str,
-    created_at: datetime | str,
+    created_at: datetime,
     client_id: str | None,
-    edited_at: datetime | str | None,
-    deleted_at: datetime | str | None,
+    edited_at: datetime | None,
+    deleted_at: datetime | None,
     html: str,
     mentions: list[str],
     reply_to: int | None,

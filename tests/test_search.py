@@ -242,7 +242,8 @@ def test_the_json_transcript_writes_times_as_the_protocol_does(people):
     assert data["messages"] == expected
 
 
-TS = st.one_of(st.none(), st.just("2026-01-02T03:04:05.000000+00:00"))
+WHEN = st.datetimes(timezones=st.just(UTC))
+TS = st.one_of(st.none(), WHEN)
 REACTIONS = st.lists(
     st.fixed_dictionaries({"emoji": st.text(min_size=1, max_size=4), "users": st.lists(st.text())}),
     max_size=3,
@@ -254,6 +255,7 @@ REACTIONS = st.lists(
     st.integers(1, 2**53),
     st.text(),
     st.text(),
+    WHEN,
     st.one_of(st.none(), st.text(max_size=40)),
     TS,
     TS,
@@ -263,14 +265,17 @@ REACTIONS = st.lists(
     st.booleans(),
 )
 def test_an_exports_message_is_written_as_the_protocol_encodes_it(
-    seq, user, body, client_id, edited, deleted, mentions, reply_to, reactions, spaced
+    seq, user, body, created, client_id, edited, deleted, mentions, reply_to, reactions, spaced
 ):
-    """protocol.message_json (the export's fast writer, from JSON columns as the database
-    returns their text) writes exactly what encode(message_object(...)) does."""
+    """protocol.message_json (the export's fast writer, from a wire row: timestamps as the
+    database writes them, JSON columns as it returns their text) writes exactly what
+    encode(message_object(...)) does."""
     dumps = json.dumps if spaced else (lambda v: json.dumps(v, separators=(",", ":")))
-    ts, html = "2026-01-01T00:00:00.123456+00:00", f"<p>{body}</p>"
-    row = (seq, user, body, ts, client_id, edited, deleted, html)
-    fast = protocol.message_json(*row, dumps(mentions), reply_to, dumps(reactions))
+    iso = lambda when: None if when is None else when.isoformat(timespec="microseconds")  # noqa: E731
+    html = f"<p>{body}</p>"
+    wire = (seq, user, body, iso(created), client_id, iso(edited), iso(deleted), html)
+    fast = protocol.message_json(*wire, dumps(mentions), reply_to, dumps(reactions))
+    row = (seq, user, body, created, client_id, edited, deleted, html)
     assert fast == protocol.encode(protocol.message_object(*row, mentions, reply_to, reactions))
 
 
