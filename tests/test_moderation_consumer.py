@@ -206,10 +206,10 @@ async def test_muted_user_is_refused_and_nothing_is_stored(open_chat):
     assert (await b.recv_type("message"))["message"]["body"] == "thanks"
 
 
-async def test_a_role_or_mute_from_the_admin_reaches_every_socket_of_the_user(open_chat):
-    """The admin and the API call the same services as the socket commands: a mute, an
-    unmute, a promotion made there reach each of the user's sockets (two tabs of the room,
-    and one of another room, which ignores what is not its room's) as `standing`."""
+async def test_a_mute_or_role_change_by_the_services_reaches_every_socket_of_the_user(open_chat):
+    """The services, which the admin and the API call as the socket commands do: a mute
+    and a promotion reach each of the user's sockets (two tabs of the room, and one of
+    another room, which ignores what is not its room's) as `standing`."""
     t = await setup_room()
     await database_sync_to_async(services.create_room)(slug="other", user=t.bob)
     tabs = [await open_chat(t.bob, "den"), await open_chat(t.bob, "den")]
